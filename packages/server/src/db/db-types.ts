@@ -1,0 +1,80 @@
+/** A value that can be bound to a SQL parameter. Booleans are converted per dialect. */
+export type SqlValue = string | number | bigint | boolean | null | Uint8Array;
+
+/** A result row. Column names are as selected. */
+export type Row = Record<string, unknown>;
+
+/**
+ * A SQL statement with `?` placeholders and its bound values. All SQL Basalt builds uses `?`;
+ * the PostgreSQL driver renumbers them to `$1…$n`. User input only ever travels in `params`.
+ */
+export interface Sql {
+  text: string;
+  params: SqlValue[];
+}
+
+/** What can run statements: the database itself or an open transaction. */
+export interface Executor {
+  /** All rows of a query. */
+  all<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  /** The first row of a query, or undefined. */
+  get<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  /** A statement without result rows; answers how many rows it changed. */
+  run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }>;
+}
+
+/** Logical column kinds; each dialect maps them to a concrete SQL type. */
+export type ColumnKind = 'text' | 'number' | 'bool' | 'json';
+
+/**
+ * Everything that differs between SQL dialects, in one place (ARCHITECTURE invariant 4).
+ * Query builders ask the dialect instead of testing its name.
+ */
+export interface Dialect {
+  readonly name: 'sqlite' | 'postgres';
+  /** Quote an identifier. Names are validated before they get here; quoting is the second fence. */
+  quoteIdent(name: string): string;
+  /** Column type for a logical kind. */
+  columnType(kind: ColumnKind): string;
+  /** SQL literal for a column default of a kind (`''`, `0`, `FALSE`, `'[]'`). */
+  zeroDefault(kind: ColumnKind, multi?: boolean): string;
+  /** Auto-increment primary key column definition (for the change log). */
+  readonly serialPrimaryKey: string;
+  /** Case-insensitive LIKE operator with `\` as escape: `LIKE … ESCAPE '\'` / `ILIKE … ESCAPE '\'`. */
+  likeOperator(negate: boolean): string;
+  /**
+   * A table expression yielding one row per element of a JSON array held in `expr`, with the element
+   * (as text, numbers and booleans in their JSON text) in column `value`.
+   * Example: sqlite `json_each(expr)`, postgres `jsonb_array_elements_text(expr)`.
+   */
+  jsonEach(expr: string, alias: string): string;
+  /** Element count of a JSON array expression. */
+  jsonArrayLength(expr: string): string;
+  /** Text of a JSON value at a path of keys, for filtering json fields: `data.a.b`. */
+  jsonExtractText(expr: string, path: readonly string[]): { sql: string; params: SqlValue[] };
+  /** Cast a text expression to the column representation of JSON (identity on sqlite, ::jsonb on pg). */
+  jsonParam(placeholder: string): string;
+  /** Whether the engine coerces a bound boolean to 1/0 (sqlite) or keeps booleans (postgres). */
+  readonly nativeBoolean: boolean;
+  /**
+   * SQL run inside a write transaction right before the change-log append, so that sequence order
+   * equals commit order (see db/changes). Empty when writers are already serialised.
+   */
+  readonly changeLogLock: string;
+  /** How the driver reports a unique-constraint violation. */
+  isUniqueViolation(e: unknown): boolean;
+}
+
+/** A connection pool (postgres) or connection pair (sqlite) with transactions. */
+export interface Database extends Executor {
+  readonly dialect: Dialect;
+  /**
+   * Run `fn` in one transaction: committed when it resolves, rolled back when it throws.
+   * Nested calls with the same executor are the caller's business: pass `tx` down.
+   */
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+  /** Close all connections. */
+  close(): Promise<void>;
+  /** Where the data lives, for the boot banner (secrets redacted). */
+  readonly description: string;
+}

@@ -1,0 +1,43 @@
+import type { Database } from './db-types.ts';
+
+/**
+ * Create Basalt's own tables when missing. They are plain tables on both dialects; JSON documents
+ * that Basalt never filters inside (collection definitions, change data) are kept as TEXT.
+ */
+export async function ensureSystemTables(db: Database): Promise<void> {
+  const d = db.dialect;
+  await db.transaction(async (tx) => {
+    await tx.run(`CREATE TABLE IF NOT EXISTS _collections (
+      id TEXT PRIMARY KEY NOT NULL,
+      name TEXT NOT NULL UNIQUE,
+      type TEXT NOT NULL,
+      definition TEXT NOT NULL,
+      created TEXT NOT NULL,
+      updated TEXT NOT NULL
+    )`);
+    await tx.run(`CREATE TABLE IF NOT EXISTS _changes (
+      seq ${d.serialPrimaryKey},
+      collection TEXT NOT NULL,
+      record_id TEXT NOT NULL,
+      op TEXT NOT NULL,
+      data TEXT NOT NULL,
+      created TEXT NOT NULL
+    )`);
+    await tx.run(`CREATE TABLE IF NOT EXISTS _migrations (
+      name TEXT PRIMARY KEY NOT NULL,
+      applied TEXT NOT NULL
+    )`);
+    await tx.run(`CREATE TABLE IF NOT EXISTS _params (
+      key TEXT PRIMARY KEY NOT NULL,
+      value TEXT NOT NULL
+    )`);
+    await tx.run(`CREATE TABLE IF NOT EXISTS _idempotency (
+      key TEXT PRIMARY KEY NOT NULL,
+      fingerprint TEXT NOT NULL,
+      state TEXT NOT NULL,
+      status INTEGER NOT NULL DEFAULT 0,
+      response TEXT NOT NULL DEFAULT '',
+      created TEXT NOT NULL
+    )`);
+  });
+}

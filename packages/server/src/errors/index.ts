@@ -1,0 +1,80 @@
+/**
+ * The error catalogue: every error Basalt returns to a client has a stable `code`, an HTTP status
+ * and a message. Surfaces serialise a {@link BasaltError} as RFC 9457 problem+json that also carries
+ * PocketBase's `status`, `message` and `data` members. Internal causes are kept in `cause` for logs
+ * and never serialised.
+ */
+
+/** Per-field validation failures, PocketBase style: `{ title: { code, message } }`. */
+export type FieldErrors = Record<string, { code: string; message: string }>;
+
+/** The catalogue: code → HTTP status and default message. */
+export const errorCatalogue = {
+  bad_request: { status: 400, message: 'Something went wrong while processing your request.' },
+  json_invalid: { status: 400, message: 'The request body is not valid JSON.' },
+  validation_failed: { status: 400, message: 'Failed to validate the submitted data.' },
+  filter_invalid: { status: 400, message: 'Invalid filter expression.' },
+  sort_invalid: { status: 400, message: 'Invalid sort expression.' },
+  expand_invalid: { status: 400, message: 'Invalid expand expression.' },
+  cursor_invalid: { status: 400, message: 'Invalid or expired cursor.' },
+  id_invalid: { status: 400, message: 'Invalid record id.' },
+  collection_invalid: { status: 400, message: 'Invalid collection definition.' },
+  batch_invalid: { status: 400, message: 'Invalid batch request.' },
+  batch_failed: { status: 400, message: 'Batch transaction failed.' },
+  unauthorized: { status: 401, message: 'The request requires valid authorization.' },
+  token_invalid: { status: 401, message: 'The authorization token is invalid or expired.' },
+  auth_failed: { status: 400, message: 'Failed to authenticate.' },
+  forbidden: { status: 403, message: 'You are not allowed to perform this request.' },
+  superuser_required: { status: 403, message: 'Only superusers can perform this action.' },
+  rule_denied: { status: 403, message: 'The access rule denied this request.' },
+  not_found: { status: 404, message: 'The requested resource wasn\'t found.' },
+  collection_not_found: { status: 404, message: 'The requested collection wasn\'t found.' },
+  record_not_found: { status: 404, message: 'The requested resource wasn\'t found.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  not_acceptable: { status: 406, message: 'Not acceptable.' },
+  conflict: { status: 409, message: 'The request conflicts with the current state.' },
+  record_exists: { status: 409, message: 'A record with this id already exists.' },
+  idempotency_in_flight: { status: 409, message: 'A request with this Idempotency-Key is still being processed.' },
+  precondition_failed: { status: 412, message: 'Precondition failed.' },
+  body_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'Unsupported content type.' },
+  idempotency_key_reused: { status: 422, message: 'This Idempotency-Key was used with a different request.' },
+  rate_limited: { status: 429, message: 'Too many requests.' },
+  internal: { status: 500, message: 'Something went wrong while processing your request.' },
+  unavailable: { status: 503, message: 'The service is not available.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/** A stable error code from the catalogue. */
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/**
+ * An error meant for a client. Throw it anywhere below the API surface; the surface maps it to
+ * problem+json.
+ *
+ * @example
+ * throw new BasaltError('record_not_found');
+ * throw new BasaltError('validation_failed', { data: { title: { code: 'validation_required', message: 'Cannot be blank.' } } });
+ */
+export class BasaltError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly data: FieldErrors | Record<string, unknown>;
+
+  constructor(code: ErrorCode, options: { message?: string; data?: FieldErrors | Record<string, unknown>; cause?: unknown } = {}) {
+    super(options.message ?? errorCatalogue[code].message, { cause: options.cause });
+    this.name = 'BasaltError';
+    this.code = code;
+    this.status = errorCatalogue[code].status;
+    this.data = options.data ?? {};
+  }
+}
+
+/** True when `e` is a {@link BasaltError}. */
+export function isBasaltError(e: unknown): e is BasaltError {
+  return e instanceof BasaltError;
+}
+
+/** Shorthand for a `validation_failed` error about one field. */
+export function fieldError(field: string, code: string, message: string): BasaltError {
+  return new BasaltError('validation_failed', { data: { [field]: { code, message } } });
+}
