@@ -27,6 +27,8 @@ export const errorCatalogue = {
   forbidden: { status: 403, message: 'You are not allowed to perform this request.' },
   superuser_required: { status: 403, message: 'Only superusers can perform this action.' },
   rule_denied: { status: 403, message: 'The access rule denied this request.' },
+  // PocketBase answers a failed create rule with 400 "Failed to create record."; we keep its status.
+  record_create_denied: { status: 400, message: 'Failed to create record.' },
   not_found: { status: 404, message: 'The requested resource wasn\'t found.' },
   collection_not_found: { status: 404, message: 'The requested collection wasn\'t found.' },
   record_not_found: { status: 404, message: 'The requested resource wasn\'t found.' },

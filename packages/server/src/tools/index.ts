@@ -43,3 +43,5 @@ export const NAME_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
 
 /** Keys that must never be used as object keys from user input (prototype pollution). */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+export { hashPassword, verifyPassword, dummyPasswordHash, ARGON2_DEFAULTS } from './password-hash.ts';

@@ -1,0 +1,160 @@
+/**
+ * One typed configuration (ARCHITECTURE invariant 7): defaults, then an optional JSON file, then
+ * `BASALT_*` environment variables, then command-line flags; validated once at start. Nothing else
+ * in Basalt reads `process.env`.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** The validated configuration every module receives. */
+export interface BasaltConfig {
+  /** Listen address. */
+  http: { host: string; port: number };
+  /** Data directory (SQLite file, generated keys). */
+  dataDir: string;
+  /** `postgres://…` to run on PostgreSQL; empty for the embedded SQLite default. */
+  databaseUrl: string;
+  /** PostgreSQL schema (default `public`). */
+  databaseSchema: string;
+  /** Folder of migration files (`basalt migrate`). */
+  migrationsDir: string;
+  /** Write a migration file for each schema change made through the API. */
+  automigrate: boolean;
+  /** pino level. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Largest accepted JSON body, bytes. */
+  bodyLimit: number;
+  /** Access-token lifetime, seconds. */
+  tokenTtlSeconds: number;
+  /** Public base URL (token issuer, OpenAPI server URL); derived from `http` when empty. */
+  publicUrl: string;
+}
+
+/** Where a setting may come from, for error messages. */
+type Source = Partial<Record<keyof BasaltConfig | 'http', unknown>>;
+
+/** A configuration problem found at start; the CLI prints it and exits with code 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Parse `host:port` (IPv6 as `[::1]:8090`). */
+export function parseHostPort(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
+  if (!m) throw new ConfigError(`invalid --http "${value}": expected host:port, e.g. 127.0.0.1:8090`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(`invalid port ${port}`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+function envOverrides(env: NodeJS.ProcessEnv): Source {
+  const o: Source = {};
+  if (env.BASALT_HTTP) o.http = parseHostPort(env.BASALT_HTTP);
+  if (env.BASALT_DIR) o.dataDir = env.BASALT_DIR;
+  if (env.BASALT_DATABASE_URL) o.databaseUrl = env.BASALT_DATABASE_URL;
+  if (env.BASALT_DATABASE_SCHEMA) o.databaseSchema = env.BASALT_DATABASE_SCHEMA;
+  if (env.BASALT_MIGRATIONS_DIR) o.migrationsDir = env.BASALT_MIGRATIONS_DIR;
+  if (env.BASALT_AUTOMIGRATE) o.automigrate = env.BASALT_AUTOMIGRATE;
+  if (env.BASALT_LOG_LEVEL) o.logLevel = env.BASALT_LOG_LEVEL;
+  if (env.BASALT_BODY_LIMIT) o.bodyLimit = env.BASALT_BODY_LIMIT;
+  if (env.BASALT_TOKEN_TTL) o.tokenTtlSeconds = env.BASALT_TOKEN_TTL;
+  if (env.BASALT_PUBLIC_URL) o.publicUrl = env.BASALT_PUBLIC_URL;
+  return o;
+}
+
+function asBool(name: string, v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new ConfigError(`${name} must be true or false`);
+}
+
+function asInt(name: string, v: unknown, min: number, max: number): number {
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}`);
+  return n;
+}
+
+/**
+ * Build the configuration. `flags` are what the CLI parsed; `configFile` (or `BASALT_CONFIG`) names an
+ * optional JSON file with the same keys.
+ */
+export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.env, configFile?: string): BasaltConfig {
+  let file: Source = {};
+  const path = configFile ?? env.BASALT_CONFIG;
+  if (path) {
+    if (!existsSync(path)) throw new ConfigError(`config file not found: ${path}`);
+    try {
+      file = JSON.parse(readFileSync(path, 'utf8')) as Source;
+    } catch (e) {
+      throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+    }
+    const unknown = Object.keys(file).filter((k) => !(k in defaults()));
+    if (unknown.length) throw new ConfigError(`unknown config keys in ${path}: ${unknown.join(', ')}`);
+  }
+  const merged: Source = { ...defaults(), ...file, ...envOverrides(env), ...stripUndefined(flags) };
+  const http = typeof merged.http === 'string' ? parseHostPort(merged.http) : (merged.http as { host: string; port: number });
+  const logLevel = String(merged.logLevel);
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+  const databaseUrl = String(merged.databaseUrl ?? '');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('databaseUrl must start with postgres:// (leave it empty for SQLite)');
+  const databaseSchema = String(merged.databaseSchema);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) throw new ConfigError('databaseSchema must be a lowercase identifier');
+  const dataDir = resolve(String(merged.dataDir));
+  return {
+    http,
+    dataDir,
+    databaseUrl,
+    databaseSchema,
+    migrationsDir: resolve(String(merged.migrationsDir)),
+    automigrate: asBool('automigrate', merged.automigrate),
+    logLevel: logLevel as BasaltConfig['logLevel'],
+    bodyLimit: asInt('bodyLimit', merged.bodyLimit, 1024, 1024 * 1024 * 1024),
+    tokenTtlSeconds: asInt('tokenTtlSeconds', merged.tokenTtlSeconds, 60, 60 * 60 * 24 * 30),
+    publicUrl: String(merged.publicUrl || `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`),
+  };
+}
+
+function defaults(): Required<Source> & Record<string, unknown> {
+  return {
+    http: { host: '127.0.0.1', port: 8090 },
+    dataDir: './basalt_data',
+    databaseUrl: '',
+    databaseSchema: 'public',
+    migrationsDir: './basalt_migrations',
+    automigrate: false,
+    logLevel: 'info',
+    bodyLimit: 1024 * 1024,
+    tokenTtlSeconds: 15 * 60,
+    publicUrl: '',
+  };
+}
+
+function stripUndefined(o: Source): Source {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Source;
+}
+
+/** The SQLite file inside the data directory. */
+export function sqlitePath(config: BasaltConfig): string {
+  return join(config.dataDir, 'data.db');
+}
+
+/** The configuration as printed at boot: secrets (database password) redacted. */
+export function redactedConfig(config: BasaltConfig): Record<string, unknown> {
+  let databaseUrl = config.databaseUrl;
+  if (databaseUrl) {
+    try {
+      const u = new URL(databaseUrl);
+      if (u.password) u.password = '***';
+      databaseUrl = u.toString();
+    } catch {
+      databaseUrl = '***';
+    }
+  }
+  return { ...config, databaseUrl };
+}

@@ -1,0 +1,18 @@
+/**
+ * Who is asking. Every records-service call carries a principal (ARCHITECTURE invariant 1): the API
+ * surfaces resolve it from the request; nothing reaches data without one.
+ */
+export type Principal =
+  | { kind: 'anonymous' }
+  /** A record of the `_superusers` collection: bypasses every rule. */
+  | { kind: 'superuser'; record: Record<string, unknown> }
+  /** A record of an auth collection. */
+  | { kind: 'record'; collection: string; record: Record<string, unknown> };
+
+/** The anonymous principal. */
+export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
+
+/** True for superusers. */
+export function isSuperuser(p: Principal): boolean {
+  return p.kind === 'superuser';
+}

@@ -1,0 +1,74 @@
+/**
+ * Conversions between stored rows and API records. Stored: bools as 0/1 (SQLite) or booleans, JSON as
+ * text (SQLite) or parsed (PostgreSQL JSONB). API: booleans, parsed JSON, arrays for multi fields.
+ */
+import { isMultiValued, storageShape, type Collection, type Field } from '../schema/index.ts';
+
+/** A record as the API shows it (before hidden-field stripping and expansion). */
+export type ApiRecord = Record<string, unknown> & { id: string; collectionId: string; collectionName: string };
+
+/** Fields that are never part of a record's JSON, for anyone (secrets). */
+export function isSecretField(field: Field): boolean {
+  return field.type === 'password' || (field.system === true && field.name === 'tokenKey');
+}
+
+function decodeJson(v: unknown): unknown {
+  if (typeof v !== 'string') return v ?? null;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return null;
+  }
+}
+
+/** A stored column value → API value. */
+export function decodeValue(field: Field, v: unknown): unknown {
+  const shape = storageShape(field);
+  switch (shape.kind) {
+    case 'bool': return v === true || v === 1 || v === 1n || v === '1';
+    case 'number': return typeof v === 'number' ? v : Number(v ?? 0);
+    case 'json': {
+      const parsed = decodeJson(v);
+      if (shape.multi) return Array.isArray(parsed) ? parsed.map(String) : [];
+      return parsed;
+    }
+    default: return v == null ? '' : String(v);
+  }
+}
+
+/** An API value (already validated) → bound parameter. JSON is sent as text on both dialects. */
+export function encodeValue(field: Field, v: unknown): string | number | boolean | null {
+  const shape = storageShape(field);
+  switch (shape.kind) {
+    case 'bool': return v === true;
+    case 'number': return typeof v === 'number' ? v : 0;
+    case 'json': return v === null || v === undefined ? (shape.multi ? '[]' : null) : JSON.stringify(v);
+    default: return v == null ? '' : String(v);
+  }
+}
+
+/** A stored row → API record, including hidden fields but never secrets. */
+export function rowToRecord(c: Collection, row: Record<string, unknown>): ApiRecord {
+  const out: Record<string, unknown> = { collectionId: c.id, collectionName: c.name };
+  for (const f of c.fields) {
+    if (isSecretField(f)) continue;
+    out[f.name] = decodeValue(f, row[f.name]);
+  }
+  return out as ApiRecord;
+}
+
+/** The record with hidden fields removed (for non-superusers). */
+export function stripHidden(c: Collection, r: ApiRecord): ApiRecord {
+  if (!c.fields.some((f) => f.hidden)) return r;
+  const out = { ...r };
+  for (const f of c.fields) if (f.hidden) delete out[f.name];
+  return out;
+}
+
+/** Column list for SELECTs of a collection (quoted). */
+export function selectColumns(c: Collection, quote: (s: string) => string, alias?: string): string {
+  const prefix = alias ? `${alias}.` : '';
+  return c.fields.map((f) => `${prefix}${quote(f.name)}`).join(', ');
+}
+
+export { isMultiValued };

@@ -1,0 +1,273 @@
+/**
+ * Input validation for record writes: turn a client body into field values, PocketBase-style
+ * (`field+` / `field-` modifiers, zero values for absent fields), and report every problem per field.
+ * Compiled per collection version, run per request.
+ */
+import { BasaltError, type FieldErrors } from '../errors/index.ts';
+import { FORBIDDEN_KEYS, ID_PATTERN, formatTimestamp, hashPassword, newId, normalizeTimestamp } from '../tools/index.ts';
+import { isMultiValued, zeroValue, type Collection, type Field } from '../schema/index.ts';
+
+/** Largest JSON field value, in bytes of its JSON text, when the field sets no `maxSize`. */
+export const DEFAULT_JSON_MAX_SIZE = 1024 * 1024;
+
+/** Keys a client may send back unchanged (they come with every record it reads) and that are ignored. */
+const PASSTHROUGH_KEYS = new Set(['collectionId', 'collectionName', 'expand']);
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
+
+/** What {@link prepareWrite} produces: the values to store and the relation ids to check exist. */
+export interface PreparedWrite {
+  /** Column → API value (validated, not yet encoded). Only changed columns on update. */
+  values: Record<string, unknown>;
+  /** Relation checks: ids that must exist in the target collection, per field. */
+  relationChecks: { field: string; collectionId: string; ids: string[] }[];
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Count of Unicode code points (what users mean by "characters"). */
+function charLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+function domainAllowed(field: { exceptDomains?: string[]; onlyDomains?: string[] }, domain: string): boolean {
+  const d = domain.toLowerCase();
+  if (field.onlyDomains?.length && !field.onlyDomains.some((x) => x.toLowerCase() === d)) return false;
+  if (field.exceptDomains?.length && field.exceptDomains.some((x) => x.toLowerCase() === d)) return false;
+  return true;
+}
+
+/** Coerce one submitted value to the field's API type, or answer an error code/message. */
+function coerce(field: Field, v: unknown): { value: unknown } | { code: string; message: string } {
+  const bad = (code: string, message: string) => ({ code, message });
+  if (v === null) return { value: zeroValue(field) };
+  switch (field.type) {
+    case 'text':
+    case 'email':
+    case 'url':
+    case 'password':
+      return typeof v === 'string' ? { value: field.type === 'password' ? v : v } : bad('validation_invalid_type', 'Must be a string.');
+    case 'date':
+    case 'autodate': {
+      if (typeof v !== 'string') return bad('validation_invalid_date', 'Must be a date string.');
+      const n = normalizeTimestamp(v);
+      return n === null ? bad('validation_invalid_date', 'Must be a valid date.') : { value: n };
+    }
+    case 'number':
+      return typeof v === 'number' && Number.isFinite(v) ? { value: v } : bad('validation_invalid_number', 'Must be a finite number.');
+    case 'bool':
+      return typeof v === 'boolean' ? { value: v } : bad('validation_invalid_bool', 'Must be true or false.');
+    case 'json':
+      return { value: v };
+    case 'select':
+    case 'relation': {
+      if (isMultiValued(field)) {
+        const arr = typeof v === 'string' ? (v === '' ? [] : [v]) : v;
+        if (!Array.isArray(arr) || arr.some((x) => typeof x !== 'string')) return bad('validation_invalid_type', 'Must be a list of strings.');
+        return { value: [...new Set(arr as string[])].filter((x) => x !== '') };
+      }
+      if (Array.isArray(v) && v.length <= 1 && v.every((x) => typeof x === 'string')) return { value: v[0] ?? '' };
+      return typeof v === 'string' ? { value: v } : bad('validation_invalid_type', 'Must be a string.');
+    }
+  }
+}
+
+function isZero(v: unknown): boolean {
+  return v === '' || v === 0 || v === false || v === null || v === undefined || (Array.isArray(v) && v.length === 0);
+}
+
+/** Check a final value against the field's constraints. */
+function check(field: Field, v: unknown): { code: string; message: string } | undefined {
+  if (field.required && isZero(v) && field.type !== 'autodate') return { code: 'validation_required', message: 'Cannot be blank.' };
+  if (isZero(v) && field.type !== 'json') return undefined;
+  switch (field.type) {
+    case 'text': {
+      const s = v as string;
+      const len = charLength(s);
+      if (field.min && len < field.min) return { code: 'validation_min_text_constraint', message: `Must be at least ${field.min} character(s).` };
+      const max = field.max || 5000;
+      if (len > max) return { code: 'validation_max_text_constraint', message: `Must be less than ${max} character(s).` };
+      if (field.pattern && !new RegExp(field.pattern, 'u').test(s)) return { code: 'validation_invalid_format', message: 'Invalid value format.' };
+      return undefined;
+    }
+    case 'password': {
+      const len = charLength(v as string);
+      if (len < (field.min ?? 8)) return { code: 'validation_min_text_constraint', message: `Must be at least ${field.min ?? 8} character(s).` };
+      if (len > (field.max || 256)) return { code: 'validation_max_text_constraint', message: `Must be at most ${field.max || 256} character(s).` };
+      return undefined;
+    }
+    case 'number': {
+      const n = v as number;
+      if (field.onlyInt && !Number.isInteger(n)) return { code: 'validation_only_int_constraint', message: 'Decimal numbers are not allowed.' };
+      if (field.min != null && n < field.min) return { code: 'validation_min_number_constraint', message: `Must be larger than ${field.min}.` };
+      if (field.max != null && n > field.max) return { code: 'validation_max_number_constraint', message: `Must be less than ${field.max}.` };
+      return undefined;
+    }
+    case 'email': {
+      const s = v as string;
+      if (s.length > 254 || !EMAIL.test(s)) return { code: 'validation_is_email', message: 'Must be a valid email address.' };
+      if (!domainAllowed(field, s.slice(s.lastIndexOf('@') + 1))) return { code: 'validation_email_domain_not_allowed', message: 'Email domain is not allowed.' };
+      return undefined;
+    }
+    case 'url': {
+      let u: URL;
+      try {
+        u = new URL(v as string);
+      } catch {
+        return { code: 'validation_is_url', message: 'Must be a valid url.' };
+      }
+      if (!/^https?:$/.test(u.protocol) || (v as string).length > 2048) return { code: 'validation_is_url', message: 'Must be a valid http(s) url.' };
+      if (!domainAllowed(field, u.hostname)) return { code: 'validation_url_domain_not_allowed', message: 'Url domain is not allowed.' };
+      return undefined;
+    }
+    case 'date': {
+      const s = v as string;
+      if (field.min && s < field.min) return { code: 'validation_min_date_constraint', message: `Must be no earlier than ${field.min}.` };
+      if (field.max && s > field.max) return { code: 'validation_max_date_constraint', message: `Must be no later than ${field.max}.` };
+      return undefined;
+    }
+    case 'select': {
+      const list = Array.isArray(v) ? (v as string[]) : [v as string];
+      if (list.some((x) => !field.values.includes(x))) return { code: 'validation_invalid_value', message: `Value must be one of: ${field.values.join(', ')}.` };
+      if (list.length > (field.maxSelect ?? 1)) return { code: 'validation_too_many_values', message: `Select no more than ${field.maxSelect}.` };
+      return undefined;
+    }
+    case 'relation': {
+      const list = Array.isArray(v) ? (v as string[]) : [v as string];
+      if (list.some((x) => !ID_PATTERN.test(x) && !/^[a-zA-Z0-9_]{1,64}$/.test(x))) return { code: 'validation_invalid_id', message: 'Invalid record id.' };
+      if (list.length > (field.maxSelect ?? 1)) return { code: 'validation_too_many_values', message: `Select no more than ${field.maxSelect}.` };
+      if (field.minSelect && list.length < field.minSelect) return { code: 'validation_not_enough_values', message: `Select at least ${field.minSelect}.` };
+      return undefined;
+    }
+    case 'json': {
+      if (field.required && (v === null || v === '' || (Array.isArray(v) && v.length === 0) || (isPlainObject(v) && Object.keys(v).length === 0))) {
+        return { code: 'validation_required', message: 'Cannot be blank.' };
+      }
+      const size = Buffer.byteLength(JSON.stringify(v ?? null));
+      const max = field.maxSize || DEFAULT_JSON_MAX_SIZE;
+      if (size > max) return { code: 'validation_json_size_limit', message: `The maximum allowed JSON size is ${max} bytes.` };
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Validate a create (`existing` undefined) or update body and produce the values to write.
+ * Throws `validation_failed` with every field's problem at once.
+ */
+export async function prepareWrite(c: Collection, body: unknown, existing?: Record<string, unknown>): Promise<PreparedWrite> {
+  if (!isPlainObject(body)) throw new BasaltError('validation_failed', { message: 'The request body must be a JSON object.' });
+  const errors: FieldErrors = {};
+  const fieldsByName = new Map(c.fields.map((f) => [f.name, f]));
+  const submitted = new Map<Field, unknown>();
+  const modifiers: { field: Field; op: '+' | '-'; value: unknown; prepend: boolean }[] = [];
+  const isAuth = c.type === 'auth';
+
+  for (const [key, raw] of Object.entries(body)) {
+    if (FORBIDDEN_KEYS.has(key)) {
+      errors[key] = { code: 'validation_forbidden_key', message: 'This key is not allowed.' };
+      continue;
+    }
+    if (PASSTHROUGH_KEYS.has(key)) continue;
+    if (isAuth && key === 'passwordConfirm') continue;
+    if (isAuth && key === 'oldPassword') continue;
+    const m = /^(\+)?([a-zA-Z_][a-zA-Z0-9_]*)([+-])?$/.exec(key);
+    const field = m ? fieldsByName.get(m[2]) : undefined;
+    if (!m || !field) {
+      errors[key] = { code: 'validation_unknown_field', message: 'Unknown field.' };
+      continue;
+    }
+    if (field.type === 'autodate') continue; // set by the server only, like PocketBase
+    if (field.system && field.name === 'tokenKey') {
+      errors[key] = { code: 'validation_forbidden_key', message: 'This field cannot be set.' };
+      continue;
+    }
+    if (field.name === 'id') {
+      if (existing) {
+        if (raw !== existing.id) errors.id = { code: 'validation_id_immutable', message: 'The id cannot be changed.' };
+        continue;
+      }
+      if (raw === '' || raw === null) continue;
+      if (typeof raw !== 'string' || !ID_PATTERN.test(raw)) errors.id = { code: 'validation_invalid_id', message: 'Ids are 15 lowercase letters and digits.' };
+      else submitted.set(field, raw);
+      continue;
+    }
+    if (m[1] || m[3]) {
+      if (!(field.type === 'number' || isMultiValued(field))) {
+        errors[key] = { code: 'validation_invalid_modifier', message: 'Only number and multi-value fields take + and - modifiers.' };
+        continue;
+      }
+      modifiers.push({ field, op: (m[3] as '+' | '-') ?? '+', value: raw, prepend: Boolean(m[1]) });
+      continue;
+    }
+    const r = coerce(field, raw);
+    if ('code' in r) errors[key] = r;
+    else submitted.set(field, r.value);
+  }
+
+  const now = formatTimestamp();
+  const values: Record<string, unknown> = {};
+  const relationChecks: PreparedWrite['relationChecks'] = [];
+  for (const f of c.fields) {
+    let v: unknown;
+    const has = submitted.has(f);
+    if (f.name === 'id') {
+      v = existing ? existing.id : has ? submitted.get(f) : newId();
+      if (!existing) values.id = v;
+      continue;
+    }
+    if (f.type === 'autodate') {
+      if ((!existing && f.onCreate) || (existing && f.onUpdate)) values[f.name] = now;
+      else if (!existing) values[f.name] = '';
+      continue;
+    }
+    v = has ? submitted.get(f) : existing ? existing[f.name] : zeroValue(f);
+    for (const mod of modifiers.filter((x) => x.field === f)) {
+      if (f.type === 'number') {
+        if (typeof mod.value !== 'number' || !Number.isFinite(mod.value)) {
+          errors[`${f.name}${mod.op}`] = { code: 'validation_invalid_number', message: 'Must be a finite number.' };
+          continue;
+        }
+        v = (typeof v === 'number' ? v : 0) + (mod.op === '+' ? mod.value : -mod.value);
+      } else {
+        const items = typeof mod.value === 'string' ? [mod.value] : mod.value;
+        if (!Array.isArray(items) || items.some((x) => typeof x !== 'string')) {
+          errors[`${f.name}${mod.op}`] = { code: 'validation_invalid_type', message: 'Must be a string or a list of strings.' };
+          continue;
+        }
+        const cur = Array.isArray(v) ? (v as string[]) : [];
+        v = mod.op === '-' ? cur.filter((x) => !items.includes(x)) : mod.prepend ? [...new Set([...items, ...cur])] : [...new Set([...cur, ...items])];
+      }
+    }
+    if (f.type === 'password') {
+      if (!has) {
+        if (!existing && f.required) errors[f.name] = { code: 'validation_required', message: 'Cannot be blank.' };
+        continue;
+      }
+      const problem = check(f, v);
+      if (problem) errors[f.name] = problem;
+      else if (isAuth && 'passwordConfirm' in body && body.passwordConfirm !== v) errors.passwordConfirm = { code: 'validation_values_mismatch', message: 'Values don\'t match.' };
+      else values[f.name] = await hashPassword(v as string);
+      continue;
+    }
+    if (!errors[f.name]) {
+      const problem = check(f, v);
+      if (problem) errors[f.name] = problem;
+    }
+    if (!existing || has || modifiers.some((x) => x.field === f)) values[f.name] = v;
+    if (f.type === 'relation' && (has || !existing) && !errors[f.name]) {
+      const ids = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string' && x !== '');
+      if (ids.length) relationChecks.push({ field: f.name, collectionId: f.collectionId, ids });
+    }
+  }
+  if (isAuth && !existing) values.tokenKey = newId(50);
+  if (isAuth && existing && 'password' in values) values.tokenKey = newId(50); // a new password ends old tokens
+  if (Object.keys(errors).length) throw new BasaltError('validation_failed', { data: errors });
+  return { values, relationChecks };
+}

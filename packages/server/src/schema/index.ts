@@ -1,0 +1,8 @@
+/**
+ * Collections: the model, validation of client definitions, DDL planning for both dialects, and the
+ * live registry that applies schema changes transactionally.
+ */
+export * from './collection-model.ts';
+export { normalizeCollection, idField, ruleKeys, MAX_FIELDS, MAX_RULE_LENGTH, type RuleKey } from './collection-validate.ts';
+export { planCreate, planUpdate, planDrop, indexStatements, type DdlStep } from './collection-ddl.ts';
+export { CollectionRegistry, SCHEMA_CHANGE_COLLECTION, type SchemaChange, type RegistryHooks } from './collection-registry.ts';
