@@ -54,6 +54,29 @@ export interface Dialect {
   jsonExtractText(expr: string, path: readonly string[]): { sql: string; params: SqlValue[] };
   /** Cast a text expression to the column representation of JSON (identity on sqlite, ::jsonb on pg). */
   jsonParam(placeholder: string): string;
+  /**
+   * A JSON value at `path` (object keys / array indexes) of a JSON column expression, read as one kind,
+   * for the rules compiler. `text`: strings as is, numbers in their JSON text, booleans `'true'`/`'false'`,
+   * NULL for null/object/array/missing. `number`: the number, NULL unless a JSON number. `bool`: the
+   * boolean (1/0 on sqlite), NULL unless a JSON boolean. `isnull`: a boolean expression, true when the
+   * value is missing, JSON null, SQL NULL or not valid JSON. Path segments are `[A-Za-z0-9_]+` (validated
+   * by the caller); they travel as parameters.
+   */
+  jsonValue(expr: string, path: readonly string[], as: 'text' | 'number' | 'bool' | 'isnull'): { sql: string; params: SqlValue[] };
+  /**
+   * A boolean expression: `value` matches the LIKE `pattern` (both SQL expressions) with `\` as escape,
+   * case-insensitive for ASCII letters only, on every dialect (so all dialects and the in-memory
+   * evaluator agree). NULL when either side is NULL.
+   */
+  ilike(value: string, pattern: string): string;
+  /** Lower-case ASCII letters only (`A`–`Z`), leaving every other character alone, on every dialect. */
+  lowerAscii(expr: string): string;
+  /** Make `<`/`>` on a text expression compare by code point (byte order of UTF-8), like SQLite's BINARY. */
+  collateBinary(expr: string): string;
+  /** Null-safe equality: true when both are equal or both NULL, never NULL (`IS` / `IS NOT DISTINCT FROM`). */
+  nullSafeEq(a: string, b: string): string;
+  /** A `?` placeholder cast to a logical kind, so that the engine never has to guess a parameter's type. */
+  typedParam(kind: 'text' | 'number' | 'bool'): string;
   /** Whether the engine coerces a bound boolean to 1/0 (sqlite) or keeps booleans (postgres). */
   readonly nativeBoolean: boolean;
   /**

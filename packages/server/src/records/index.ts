@@ -7,4 +7,4 @@ export { ANONYMOUS, isSuperuser, type Principal } from './principal.ts';
 export { RecordHooks, type RecordEvent, type RecordHandler, type RecordOperation } from './record-hooks.ts';
 export { rowToRecord, stripHidden, isSecretField, type ApiRecord } from './record-codec.ts';
 export { schemaLookup } from './record-schema-lookup.ts';
-export { DEFAULT_PER_PAGE, MAX_PER_PAGE } from './record-query.ts';
+export { DEFAULT_PER_PAGE, MAX_PER_PAGE, intParam } from './record-query.ts';

@@ -222,6 +222,7 @@ export async function prepareWrite(c: Collection, body: unknown, existing?: Reco
       if (!existing) values.id = v;
       continue;
     }
+    if (f.system && f.name === 'tokenKey') continue; // generated below, never from input
     if (f.type === 'autodate') {
       if ((!existing && f.onCreate) || (existing && f.onUpdate)) values[f.name] = now;
       else if (!existing) values[f.name] = '';

@@ -1,5 +1,8 @@
 import type { ColumnKind, Dialect, SqlValue } from '../db-types.ts';
 
+const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const LOWER = 'abcdefghijklmnopqrstuvwxyz';
+
 /** PostgreSQL: JSONB, native booleans, ILIKE for case-insensitive matching. */
 export const postgresDialect: Dialect = {
   name: 'postgres',
@@ -28,6 +31,27 @@ export const postgresDialect: Dialect = {
   jsonExtractText(expr: string, path: readonly string[]): { sql: string; params: SqlValue[] } {
     return { sql: `(${expr} #>> ?::text[])`, params: [`{${path.map((p) => `"${p.replaceAll('"', '').replaceAll('\\', '')}"`).join(',')}}`] };
   },
+  jsonValue(expr: string, path: readonly string[], as: 'text' | 'number' | 'bool' | 'isnull'): { sql: string; params: SqlValue[] } {
+    const p = `{${path.map((s) => `"${s.replaceAll('"', '').replaceAll('\\', '')}"`).join(',')}}`;
+    const at = `(${expr} #> CAST(? AS TEXT[]))`;
+    const atText = `(${expr} #>> CAST(? AS TEXT[]))`;
+    switch (as) {
+      case 'text':
+        return { sql: `(CASE WHEN jsonb_typeof${at} IN ('string', 'number', 'boolean') THEN ${atText} END)`, params: [p, p] };
+      case 'number':
+        return { sql: `(CASE WHEN jsonb_typeof${at} = 'number' THEN CAST(${atText} AS DOUBLE PRECISION) END)`, params: [p, p] };
+      case 'bool':
+        return { sql: `(CASE WHEN jsonb_typeof${at} = 'boolean' THEN CAST(${atText} AS BOOLEAN) END)`, params: [p, p] };
+      case 'isnull':
+        return { sql: `(COALESCE(jsonb_typeof${at}, 'null') = 'null')`, params: [p] };
+    }
+  },
+  // ASCII-only case folding (translate) instead of ILIKE, so PostgreSQL matches exactly what SQLite matches.
+  ilike: (value, pattern) => `(translate(${value}, '${UPPER}', '${LOWER}') LIKE translate(${pattern}, '${UPPER}', '${LOWER}') ESCAPE '\\')`,
+  lowerAscii: (expr) => `translate(${expr}, '${UPPER}', '${LOWER}')`,
+  collateBinary: (expr) => `(${expr}) COLLATE "C"`,
+  nullSafeEq: (a, b) => `(${a} IS NOT DISTINCT FROM ${b})`,
+  typedParam: (kind) => (kind === 'text' ? 'CAST(? AS TEXT)' : kind === 'number' ? 'CAST(? AS DOUBLE PRECISION)' : 'CAST(? AS BOOLEAN)'),
   jsonParam: (placeholder) => `${placeholder}::jsonb`,
   nativeBoolean: true,
   // Sequence values are handed out at insert time but become visible at commit; a transaction-scoped

@@ -28,6 +28,29 @@ export const sqliteDialect: Dialect = {
     const jsonPath = '$' + path.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `."${p.replaceAll('"', '')}"`)).join('');
     return { sql: `(CASE WHEN json_valid(${expr}) THEN json_extract(${expr}, ?) END)`, params: [jsonPath] };
   },
+  jsonValue(expr: string, path: readonly string[], as: 'text' | 'number' | 'bool' | 'isnull'): { sql: string; params: SqlValue[] } {
+    const p = '$' + path.map((s) => (/^\d+$/.test(s) ? `[${s}]` : `."${s.replaceAll('"', '')}"`)).join('');
+    switch (as) {
+      case 'text':
+        // `->` keeps a number's JSON text (`0.1`, `1.5e-7`), as PostgreSQL's `#>>` does for plain numbers.
+        return {
+          sql: `(CASE WHEN json_valid(${expr}) THEN (CASE json_type(${expr}, ?) WHEN 'text' THEN json_extract(${expr}, ?) WHEN 'integer' THEN (${expr} -> ?) WHEN 'real' THEN (${expr} -> ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END) END)`,
+          params: [p, p, p, p],
+        };
+      case 'number':
+        return { sql: `(CASE WHEN json_valid(${expr}) AND json_type(${expr}, ?) IN ('integer', 'real') THEN json_extract(${expr}, ?) END)`, params: [p, p] };
+      case 'bool':
+        return { sql: `(CASE WHEN json_valid(${expr}) THEN (CASE json_type(${expr}, ?) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END) END)`, params: [p] };
+      case 'isnull':
+        return { sql: `(CASE WHEN json_valid(${expr}) THEN COALESCE(json_type(${expr}, ?), 'null') = 'null' ELSE 1 END)`, params: [p] };
+    }
+  },
+  // SQLite's LIKE folds ASCII letters only (no ICU), which is the behaviour every dialect copies.
+  ilike: (value, pattern) => `(${value} LIKE ${pattern} ESCAPE '\\')`,
+  lowerAscii: (expr) => `lower(${expr})`,
+  collateBinary: (expr) => expr,
+  nullSafeEq: (a, b) => `(${a} IS ${b})`,
+  typedParam: (kind) => (kind === 'text' ? 'CAST(? AS TEXT)' : kind === 'number' ? 'CAST(? AS REAL)' : '?'),
   jsonParam: (placeholder) => placeholder,
   nativeBoolean: false,
   // One writer at a time already: transactions are serialised by BEGIN IMMEDIATE.

@@ -1,0 +1,49 @@
+/**
+ * Collections API (superusers only): `/api/collections[/{idOrName}]`, PocketBase's shapes.
+ */
+import type { FastifyInstance } from 'fastify';
+import { BasaltError } from '../../errors/index.ts';
+import { intParam } from '../../records/index.ts';
+import { queryString, requireSuperuser } from './request-context.ts';
+import type { RestDeps } from './rest-deps.ts';
+
+/** Register the collection routes. */
+export function registerCollectionRoutes(app: FastifyInstance, deps: RestDeps): void {
+  const { registry, auth } = deps;
+
+  app.get('/api/collections', async (request) => {
+    await requireSuperuser(request, auth);
+    const perPage = intParam(queryString(request, 'perPage'), 30, 1, 1000);
+    const page = intParam(queryString(request, 'page'), 1, 1, 1_000_000);
+    const filter = queryString(request, 'filter');
+    let all = registry.list();
+    // A small subset of the filter language, enough for the SDK's getFirstListItem(`name="x"`).
+    if (filter && filter.trim()) {
+      const m = /^\s*(name|id|type)\s*=\s*(["'])([^"']*)\2\s*$/.exec(filter);
+      if (!m) throw new BasaltError('filter_invalid', { message: 'Collections can be filtered by name, id or type equality.' });
+      all = all.filter((c) => c[m[1] as 'name' | 'id' | 'type'] === m[3]);
+    }
+    return { page, perPage, totalItems: all.length, totalPages: Math.ceil(all.length / perPage), items: all.slice((page - 1) * perPage, page * perPage) };
+  });
+
+  app.get<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request) => {
+    await requireSuperuser(request, auth);
+    return registry.get(request.params.idOrName);
+  });
+
+  app.post('/api/collections', async (request) => {
+    await requireSuperuser(request, auth);
+    return registry.create(request.body);
+  });
+
+  app.patch<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request) => {
+    await requireSuperuser(request, auth);
+    return registry.update(request.params.idOrName, request.body);
+  });
+
+  app.delete<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request, reply) => {
+    await requireSuperuser(request, auth);
+    await registry.delete(request.params.idOrName);
+    return reply.code(204).send();
+  });
+}

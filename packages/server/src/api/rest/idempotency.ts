@@ -1,0 +1,93 @@
+/**
+ * `Idempotency-Key` on writes (IETF draft "The Idempotency-Key HTTP Header Field"): the first request
+ * with a key runs and its answer is stored; a replay with the same payload gets the stored answer; a
+ * replay while the first is still running gets 409; the same key with another payload gets 422.
+ * Keys are scoped to the caller, kept for 24 hours; a 5xx answer is not stored, so it can be retried.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
+import { BasaltError } from '../../errors/index.ts';
+import { formatTimestamp } from '../../tools/index.ts';
+import type { Database } from '../../db/index.ts';
+import type { AuthService } from '../../auth/index.ts';
+import { principalOf } from './request-context.ts';
+import { sendProblem } from './problem.ts';
+
+const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+const KEY_TTL_MS = 24 * 60 * 60 * 1000;
+/** A pending entry older than this belongs to a request that died; it may be taken over. */
+const ABANDONED_MS = 60 * 1000;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    idempotencyKey?: string;
+  }
+}
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+async function scopedKey(request: FastifyRequest, auth: AuthService, key: string): Promise<string> {
+  const p = await principalOf(request, auth);
+  const who = p.kind === 'anonymous' ? 'anonymous' : `${p.kind}:${String(p.record.id)}`;
+  return sha256(`${who}\u0000${key}`);
+}
+
+/** Register the idempotency hooks. */
+export function registerIdempotency(app: FastifyInstance, db: Database, auth: AuthService): void {
+  let lastSweep = 0;
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (!WRITE_METHODS.has(request.method)) return;
+    const header = request.headers['idempotency-key'];
+    if (header === undefined) return;
+    if (typeof header !== 'string' || header.length === 0 || header.length > 255) {
+      return sendProblem(reply, new BasaltError('bad_request', { message: 'Idempotency-Key must be 1 to 255 characters.' }));
+    }
+    const key = await scopedKey(request, auth, header);
+    const fingerprint = sha256(`${request.method} ${request.url}\u0000${JSON.stringify(request.body ?? null)}`);
+    const now = Date.now();
+    if (now - lastSweep > 60_000) {
+      lastSweep = now;
+      await db.run('DELETE FROM _idempotency WHERE created < ?', [formatTimestamp(new Date(now - KEY_TTL_MS))]);
+    }
+    const inserted = await db.run(
+      `INSERT INTO _idempotency (key, fingerprint, state, created) VALUES (?, ?, 'pending', ?) ON CONFLICT (key) DO NOTHING`,
+      [key, fingerprint, formatTimestamp()],
+    );
+    if (inserted.changes === 1) {
+      request.idempotencyKey = key;
+      return;
+    }
+    const row = await db.get<{ fingerprint: string; state: string; status: number; response: string; created: string }>(
+      'SELECT fingerprint, state, status, response, created FROM _idempotency WHERE key = ?', [key],
+    );
+    if (!row) return sendProblem(reply, new BasaltError('idempotency_in_flight'));
+    if (row.fingerprint !== fingerprint) return sendProblem(reply, new BasaltError('idempotency_key_reused'));
+    if (row.state === 'pending') {
+      const age = now - new Date(row.created.replace(' ', 'T')).getTime();
+      if (age < ABANDONED_MS) return sendProblem(reply, new BasaltError('idempotency_in_flight'));
+      const taken = await db.run(`UPDATE _idempotency SET created = ? WHERE key = ? AND state = 'pending' AND created = ?`, [formatTimestamp(), key, row.created]);
+      if (taken.changes !== 1) return sendProblem(reply, new BasaltError('idempotency_in_flight'));
+      request.idempotencyKey = key;
+      return;
+    }
+    const stored = JSON.parse(row.response) as { contentType: string; body: string };
+    return reply.code(Number(row.status)).header('idempotent-replayed', 'true').type(stored.contentType).send(stored.body);
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const key = request.idempotencyKey;
+    if (!key) return payload;
+    request.idempotencyKey = undefined;
+    if (reply.statusCode >= 500) {
+      await db.run(`DELETE FROM _idempotency WHERE key = ? AND state = 'pending'`, [key]);
+      return payload;
+    }
+    const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '';
+    const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8');
+    await db.run(`UPDATE _idempotency SET state = 'done', status = ?, response = ? WHERE key = ?`, [reply.statusCode, JSON.stringify({ contentType, body }), key]);
+    return payload;
+  });
+}

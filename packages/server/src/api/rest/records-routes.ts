@@ -1,0 +1,52 @@
+/**
+ * PocketBase-compatible record routes: `/api/collections/{collection}/records[/{id}]`.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ListParams, OutputParams } from '../../records/index.ts';
+import { callContext, queryString } from './request-context.ts';
+import type { RestDeps } from './rest-deps.ts';
+
+type Params = { collection: string; id?: string };
+
+function listParams(request: FastifyRequest): ListParams {
+  const q = (name: string) => queryString(request, name);
+  return {
+    filter: q('filter'), sort: q('sort'), page: q('page'), perPage: q('perPage'), skipTotal: q('skipTotal'),
+    fields: q('fields'), expand: q('expand'), cursor: q('cursor'),
+  };
+}
+
+function outputParams(request: FastifyRequest): OutputParams {
+  return { expand: queryString(request, 'expand'), fields: queryString(request, 'fields') };
+}
+
+/** Register the record routes. */
+export function registerRecordRoutes(app: FastifyInstance, deps: RestDeps): void {
+  const { records, auth } = deps;
+
+  app.get<{ Params: Params }>('/api/collections/:collection/records', async (request) => {
+    const ctx = await callContext(request, auth);
+    return records.list(ctx, request.params.collection, listParams(request));
+  });
+
+  app.get<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request) => {
+    const ctx = await callContext(request, auth);
+    return records.view(ctx, request.params.collection, request.params.id, outputParams(request));
+  });
+
+  app.post<{ Params: Params }>('/api/collections/:collection/records', async (request) => {
+    const ctx = await callContext(request, auth, request.body);
+    return records.create(ctx, request.params.collection, request.body ?? {}, outputParams(request));
+  });
+
+  app.patch<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request) => {
+    const ctx = await callContext(request, auth, request.body);
+    return records.update(ctx, request.params.collection, request.params.id, request.body ?? {}, outputParams(request));
+  });
+
+  app.delete<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request, reply) => {
+    const ctx = await callContext(request, auth);
+    await records.delete(ctx, request.params.collection, request.params.id);
+    return reply.code(204).send();
+  });
+}

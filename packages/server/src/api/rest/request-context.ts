@@ -1,0 +1,63 @@
+/**
+ * Per-request plumbing shared by the routes: the principal (from `Authorization`) and the rule
+ * context (`@request.*`).
+ */
+import type { FastifyRequest } from 'fastify';
+import { BasaltError } from '../../errors/index.ts';
+import type { CallContext, Principal } from '../../records/index.ts';
+import type { RequestContext } from '../../rules/index.ts';
+import type { AuthService } from '../../auth/index.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** The principal of a request, resolved once. An invalid token is a 401, never silently anonymous. */
+export async function principalOf(request: FastifyRequest, auth: AuthService): Promise<Principal> {
+  if (!request.principal) request.principal = await auth.principalFromHeader(request.headers.authorization);
+  return request.principal;
+}
+
+/** Require a superuser. */
+export async function requireSuperuser(request: FastifyRequest, auth: AuthService): Promise<Principal> {
+  const p = await principalOf(request, auth);
+  if (p.kind === 'anonymous') throw new BasaltError('unauthorized');
+  if (p.kind !== 'superuser') throw new BasaltError('superuser_required');
+  return p;
+}
+
+/** Read a single-valued query parameter; repeated parameters are a 400. */
+export function queryString(request: FastifyRequest, name: string): string | undefined {
+  const v = (request.query as Record<string, unknown>)[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new BasaltError('bad_request', { message: `The query parameter "${name}" must be given once.` });
+  return v;
+}
+
+/** Headers as rules see them: lower-case names with `-` as `_` (PocketBase), no credentials. */
+function ruleHeaders(request: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(request.headers)) {
+    if (k === 'authorization' || k === 'cookie') continue;
+    if (typeof v === 'string') out[k.replaceAll('-', '_')] = v;
+  }
+  return out;
+}
+
+/** The call context for the records service. */
+export async function callContext(request: FastifyRequest, auth: AuthService, body?: unknown): Promise<CallContext> {
+  const principal = await principalOf(request, auth);
+  const query: Record<string, string> = {};
+  for (const [k, v] of Object.entries((request.query as Record<string, unknown>) ?? {})) if (typeof v === 'string') query[k] = v;
+  const rc: RequestContext = {
+    auth: principal.kind === 'anonymous' ? null : principal.record,
+    body: body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {},
+    query,
+    headers: ruleHeaders(request),
+    method: request.method,
+    context: 'default',
+  };
+  return { principal, request: rc };
+}

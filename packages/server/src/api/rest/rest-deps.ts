@@ -1,0 +1,20 @@
+import type { Database } from '../../db/index.ts';
+import type { CollectionRegistry } from '../../schema/index.ts';
+import type { RecordsService } from '../../records/index.ts';
+import type { AuthService } from '../../auth/index.ts';
+import type { Metrics } from '../../telemetry/index.ts';
+
+/** What the REST routes need. */
+export interface RestDeps {
+  db: Database;
+  registry: CollectionRegistry;
+  records: RecordsService;
+  auth: AuthService;
+  metrics: Metrics;
+  /** Version string for the OpenAPI document. */
+  version: string;
+  /** Public base URL (OpenAPI `servers`). */
+  publicUrl: string;
+  /** Largest number of requests in one `POST /api/batch`. */
+  maxBatchRequests: number;
+}

@@ -1,0 +1,45 @@
+/**
+ * Health, change log, OpenAPI document and docs page, Prometheus metrics.
+ */
+import type { FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import { readChanges, lastChangeSeq } from '../../db/index.ts';
+import { buildOpenApiDocument, docsAssetRoutes, docsPageHtml, DOCS_CONTENT_SECURITY_POLICY, type OpenApiDocument } from '../openapi/index.ts';
+import { intParam } from '../../records/index.ts';
+import { queryString, requireSuperuser } from './request-context.ts';
+import type { RestDeps } from './rest-deps.ts';
+
+/** Register system routes. */
+export function registerSystemRoutes(app: FastifyInstance, deps: RestDeps): void {
+  app.get('/api/health', async () => ({ code: 200, message: 'API is healthy.', data: {} }));
+
+  app.get('/api/admin/changes', async (request) => {
+    await requireSuperuser(request, deps.auth);
+    const after = intParam(queryString(request, 'after'), 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(queryString(request, 'limit'), 100, 1, 1000);
+    const items = await readChanges(deps.db, after, limit);
+    return { items, lastSeq: await lastChangeSeq(deps.db) };
+  });
+
+  // The document is rebuilt only when the schema changed (compile once, serve many).
+  let cached: { version: number; doc: OpenApiDocument } | undefined;
+  app.get('/api/openapi.json', async () => {
+    if (!cached || cached.version !== deps.registry.version) {
+      cached = { version: deps.registry.version, doc: buildOpenApiDocument(deps.registry.list(), { serverUrl: deps.publicUrl, version: deps.version }) };
+    }
+    return cached.doc;
+  });
+
+  app.get('/api/docs', async (_request, reply) => {
+    return reply.header('content-security-policy', DOCS_CONTENT_SECURITY_POLICY).type('text/html; charset=utf-8').send(docsPageHtml('/api/openapi.json'));
+  });
+  for (const asset of docsAssetRoutes()) {
+    const body = readFileSync(asset.file);
+    app.get(asset.path, async (_request, reply) => reply.header('cache-control', 'public, max-age=86400').type(asset.contentType).send(body));
+  }
+
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await deps.metrics.render();
+    return reply.type(contentType).send(body);
+  });
+}

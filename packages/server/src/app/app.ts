@@ -1,0 +1,104 @@
+/**
+ * The kernel: builds a Basalt instance from a configuration — database, schema registry, records
+ * service, auth, telemetry and the HTTP surface — and tears it down in the right order.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { openDatabase, type Database } from '../db/index.ts';
+import { CollectionRegistry, migrateUp, writeChangeMigration } from '../schema/index.ts';
+import { RecordsService } from '../records/index.ts';
+import { AuthService, TokenService, loadTokenKeys } from '../auth/index.ts';
+import { createLogger, createMetrics, instrumentDatabase, registerHttpTelemetry, type Metrics } from '../telemetry/index.ts';
+import { registerRestApi } from '../api/rest/index.ts';
+import { sqlitePath, type BasaltConfig } from './config.ts';
+
+/** Basalt's version (OpenAPI `info.version`, boot banner). */
+export const VERSION = '0.1.0';
+
+/** A running (or ready-to-listen) Basalt instance. */
+export interface BasaltApp {
+  config: BasaltConfig;
+  http: FastifyInstance;
+  db: Database;
+  registry: CollectionRegistry;
+  records: RecordsService;
+  auth: AuthService;
+  metrics: Metrics;
+  logger: Logger;
+  /** Start listening on `config.http`; answers the bound address. */
+  listen(): Promise<string>;
+  /** Stop accepting connections, finish in-flight requests, close the database. */
+  close(): Promise<void>;
+}
+
+/** Options for tests and embedding. */
+export interface CreateAppOptions {
+  /** Use this logger (tests pass a silent one). */
+  logger?: Logger;
+  /** Apply pending migrations from `config.migrationsDir` at start (serve does). */
+  runMigrations?: boolean;
+}
+
+/** Build a Basalt instance. */
+export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {}): Promise<BasaltApp> {
+  const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const metrics = createMetrics();
+  const rawDb = await openDatabase({ url: config.databaseUrl || undefined, sqlitePath: sqlitePath(config), schema: config.databaseSchema });
+  const db = instrumentDatabase(rawDb, metrics);
+  try {
+    let records: RecordsService | undefined;
+    const registry = new CollectionRegistry(db, {
+      validate: (c, all) => records?.validateRules(c, all),
+      changed: async (change) => {
+        if (!config.automigrate) return;
+        const file = await writeChangeMigration(db, config.migrationsDir, change);
+        logger.info({ file }, 'automigrate: wrote migration');
+      },
+    });
+    records = new RecordsService(db, registry);
+    await registry.load();
+    if (opts.runMigrations) {
+      const applied = await migrateUp(db, registry, config.migrationsDir);
+      if (applied.length) logger.info({ applied }, 'applied migrations');
+    }
+    const tokens = new TokenService(await loadTokenKeys(db), config.publicUrl, config.tokenTtlSeconds);
+    const auth = new AuthService(records, tokens);
+
+    const http = Fastify({
+      loggerInstance: logger as FastifyBaseLogger,
+      bodyLimit: config.bodyLimit,
+      genReqId: (req) => {
+        const given = req.headers['x-request-id'];
+        return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomBytes(8).toString('hex');
+      },
+      // Per-request lines only at debug/trace: at info a busy server would log every request.
+      logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
+      return503OnClosing: true,
+      routerOptions: { maxParamLength: 256 },
+    });
+    http.addHook('onRequest', async (request, reply) => {
+      reply.header('x-request-id', request.id);
+    });
+    registerHttpTelemetry(http, metrics);
+    registerRestApi(http, { db, registry, records, auth, metrics, version: VERSION, publicUrl: config.publicUrl, maxBatchRequests: 1000 });
+    await http.ready();
+
+    let closed = false;
+    return {
+      config, http, db, registry, records, auth, metrics, logger,
+      async listen() {
+        return http.listen({ host: config.http.host, port: config.http.port });
+      },
+      async close() {
+        if (closed) return;
+        closed = true;
+        await http.close();
+        await db.close();
+      },
+    };
+  } catch (e) {
+    await db.close().catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,6 @@
+/**
+ * Identity: password sign-in, access tokens (ES256 JWT via `jose`) and principal resolution.
+ */
+export { AuthService, type AuthResult } from './auth-service.ts';
+export { TokenService, tokenKeyHash, type AccessClaims } from './auth-tokens.ts';
+export { loadTokenKeys, type TokenKeys } from './token-keys.ts';

@@ -1,0 +1,207 @@
+/**
+ * The `basalt` command: `serve`, `superuser upsert`, `migrate up|down|status|create`.
+ * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { createApp, loadConfig, redactedConfig, ConfigError, VERSION, type BasaltConfig } from '../app/index.ts';
+import { createMigrationFile, migrateDown, migrateUp, migrationStatus } from '../schema/index.ts';
+import { isBasaltError } from '../errors/index.ts';
+import { createLogger } from '../telemetry/index.ts';
+
+const COMMON_OPTIONS = {
+  dir: { type: 'string' },
+  'database-url': { type: 'string' },
+  'database-schema': { type: 'string' },
+  'migrations-dir': { type: 'string' },
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const COMMON_HELP = `  --dir PATH              data directory (default ./basalt_data; env BASALT_DIR)
+  --database-url URL      postgres://… to run on PostgreSQL (env BASALT_DATABASE_URL); SQLite when absent
+  --database-schema NAME  PostgreSQL schema (default public; env BASALT_DATABASE_SCHEMA)
+  --migrations-dir PATH   migration files (default ./basalt_migrations; env BASALT_MIGRATIONS_DIR)
+  --config FILE           JSON configuration file (env BASALT_CONFIG)
+  -h, --help              show this help`;
+
+const HELP: Record<string, string> = {
+  main: `basalt ${VERSION} — a self-hosted backend: collections, REST API, rules, change log
+
+Usage: basalt <command> [options]
+
+Commands:
+  serve                          start the server
+  superuser upsert EMAIL PASS    create or update a superuser
+  migrate up|down|status|create  manage schema migrations
+
+Run "basalt <command> --help" for a command's options.`,
+  serve: `Usage: basalt serve [options]
+
+Starts Basalt: applies pending migrations, then serves HTTP until SIGTERM/SIGINT.
+
+  --http HOST:PORT        listen address (default 127.0.0.1:8090; env BASALT_HTTP)
+  --automigrate           write a migration file for each schema change made through the API
+  --log-level LEVEL       fatal|error|warn|info|debug|trace|silent (default info)
+${COMMON_HELP}`,
+  superuser: `Usage: basalt superuser upsert EMAIL PASSWORD [options]
+
+Creates the superuser, or sets the password of an existing one.
+
+${COMMON_HELP}`,
+  migrate: `Usage: basalt migrate <up|down [N]|status|create NAME> [options]
+
+  up           apply every pending migration
+  down [N]     revert the last N applied migrations (default 1)
+  status       list migrations and whether they are applied
+  create NAME  write an empty migration file to fill in
+
+${COMMON_HELP}`,
+};
+
+class UsageError extends Error {}
+
+function configFrom(values: Record<string, unknown>): BasaltConfig {
+  return loadConfig(
+    {
+      http: values.http as string | undefined,
+      dataDir: values.dir as string | undefined,
+      databaseUrl: values['database-url'] as string | undefined,
+      databaseSchema: values['database-schema'] as string | undefined,
+      migrationsDir: values['migrations-dir'] as string | undefined,
+      automigrate: values.automigrate === true ? true : undefined,
+      logLevel: values['log-level'] as string | undefined,
+    },
+    process.env,
+    values.config as string | undefined,
+  );
+}
+
+function parse(args: string[], extra: ParseArgsConfig['options'] = {}) {
+  try {
+    return parseArgs({ args, options: { ...COMMON_OPTIONS, ...extra }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { http: { type: 'string' }, automigrate: { type: 'boolean' }, 'log-level': { type: 'string' } });
+  if (values.help) return print(HELP.serve);
+  if (positionals.length) throw new UsageError(`unexpected argument: ${positionals[0]}`);
+  const config = configFrom(values);
+  const app = await createApp(config, { runMigrations: true });
+  app.logger.info({ config: redactedConfig(config), database: app.db.description }, 'configuration');
+  const address = await app.listen();
+  app.logger.info(`Basalt ${VERSION} serving at ${address} (REST ${address}/api/, docs ${address}/api/docs)`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    app.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        app.logger.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return -1; // keep running
+}
+
+async function superuser(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args);
+  if (values.help) return print(HELP.superuser);
+  const [action, email, password, ...rest] = positionals;
+  if (action !== 'upsert' || !email || !password || rest.length) throw new UsageError('usage: basalt superuser upsert EMAIL PASSWORD');
+  const config = configFrom(values);
+  const app = await createApp(config, { logger: createLogger({ level: 'warn' }) });
+  try {
+    const result = await app.auth.upsertSuperuser(email, password);
+    process.stdout.write(`superuser ${email} ${result}\n`);
+    return 0;
+  } finally {
+    await app.close();
+  }
+}
+
+async function migrate(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args);
+  if (values.help) return print(HELP.migrate);
+  const [action, arg, ...rest] = positionals;
+  if (rest.length) throw new UsageError(`unexpected argument: ${rest[0]}`);
+  const config = configFrom(values);
+  if (action === 'create') {
+    if (!arg) throw new UsageError('usage: basalt migrate create NAME');
+    process.stdout.write(`created ${createMigrationFile(config.migrationsDir, arg)} in ${config.migrationsDir}\n`);
+    return 0;
+  }
+  if (!['up', 'down', 'status'].includes(action ?? '')) throw new UsageError('usage: basalt migrate up|down [N]|status|create NAME');
+  const app = await createApp(config, { logger: createLogger({ level: 'warn' }) });
+  try {
+    if (action === 'up') {
+      if (arg) throw new UsageError('migrate up takes no argument');
+      const done = await migrateUp(app.db, app.registry, config.migrationsDir);
+      process.stdout.write(done.length ? done.map((n) => `applied ${n}\n`).join('') : 'nothing to apply\n');
+    } else if (action === 'down') {
+      const n = arg === undefined ? 1 : Number(arg);
+      if (!Number.isInteger(n) || n < 1) throw new UsageError('migrate down takes a positive count');
+      const done = await migrateDown(app.db, app.registry, config.migrationsDir, n);
+      process.stdout.write(done.length ? done.map((x) => `reverted ${x}\n`).join('') : 'nothing to revert\n');
+    } else {
+      for (const s of await migrationStatus(app.db, config.migrationsDir)) process.stdout.write(`${s.applied ? `applied ${s.applied}` : 'pending'.padEnd(32)}  ${s.name}\n`);
+    }
+    return 0;
+  } finally {
+    await app.close();
+  }
+}
+
+function print(text: string): number {
+  process.stdout.write(text + '\n');
+  return 0;
+}
+
+/** Run the CLI with `argv` (without node and script); answers the exit code, or -1 to keep running. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        return print(HELP.main);
+      case '--version':
+      case '-v':
+        return print(VERSION);
+      case 'serve':
+        return await serve(rest);
+      case 'superuser':
+        return await superuser(rest);
+      case 'migrate':
+        return await migrate(rest);
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      process.stderr.write(`basalt: ${e.message}\n${e instanceof UsageError ? 'Run "basalt --help" for usage.\n' : ''}`);
+      return 2;
+    }
+    if (isBasaltError(e)) {
+      const details = Object.entries(e.data).map(([k, v]) => `  ${k}: ${(v as { message?: string }).message ?? JSON.stringify(v)}`).join('\n');
+      process.stderr.write(`basalt: ${e.message}${details ? `\n${details}` : ''}\n`);
+      return 1;
+    }
+    process.stderr.write(`basalt: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  if (code >= 0) process.exit(code);
+}
