@@ -87,6 +87,7 @@ const invalidCases: [string, string][] = [
   ['@collection.posts = 1', '@collection without field'],
   ['a:foo = 1', 'unknown modifier'],
   ['a:isset = true', ':isset on a field'],
+  ['tags:each:length = 1', 'double modifier'],
   ['a = 1abc', 'bad number'],
   ['a = 1e999', 'infinite number'],
   ['a..b = 1', 'empty segment'],
