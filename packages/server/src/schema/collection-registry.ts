@@ -140,7 +140,13 @@ export class CollectionRegistry {
     const steps: DdlStep[] =
       change.op === 'create' ? planCreate(d, change.after!) : change.op === 'delete' ? planDrop(d, change.before!) : planUpdate(d, change.before!, change.after!);
     await this.#db.transaction(async (tx) => {
-      await runSteps(tx, d.quoteIdent.bind(d), d.jsonParam('?'), steps);
+      try {
+        await runSteps(tx, d.quoteIdent.bind(d), d.jsonParam('?'), steps);
+      } catch (e) {
+        // Existing rows that break a new unique index are the client's problem, not a server fault.
+        if (d.isUniqueViolation(e)) throw new BasaltError('collection_invalid', { message: 'Existing records violate a unique index of the new definition.', data: { indexes: { code: 'validation_not_unique', message: 'Existing records have duplicate values.' } }, cause: e });
+        throw e;
+      }
       const c = (change.after ?? change.before)!;
       if (change.op === 'create') {
         await tx.run('INSERT INTO _collections (id, name, type, definition, created, updated) VALUES (?, ?, ?, ?, ?, ?)', [c.id, c.name, c.type, JSON.stringify(c), c.created, c.updated]);

@@ -70,6 +70,7 @@ const cases: [string, string[], RequestContext?][] = [
   ['title ~ "école"', ['p4']],
   ['title ~ "ÉCOLE"', ['p4']],
   ['title ~ "\\"quoted\\""', ['p4']],
+  ['title ~ "back\\\\slash"', []], // value back\slash: `\s` is a LIKE escape (PocketBase)
   ['title ~ "back\\\\\\\\slash"', ['p4']], // value back\\slash: an escaped backslash
   ['title ~ "x\\\\"', []],
   ['title !~ "o"', ['p3']],
