@@ -163,9 +163,7 @@ class SqlCompiler {
     if (left.t === 'value' && right.t === 'value') {
       const ls = this.values(left), rs = this.values(right);
       const check = (a: unknown, b: unknown) => compareItems(op, { v: a }, { v: b });
-      const ok = p.any || ls.length + rs.length > 2
-        ? (p.any ? ls.some((a) => rs.some((b) => check(a, b))) : ls.every((a) => rs.every((b) => check(a, b))))
-        : check(ls[0], rs[0]);
+      const ok = p.any ? ls.some((a) => rs.some((b) => check(a, b))) : ls.every((a) => rs.every((b) => check(a, b)));
       return { sql: ok ? TRUE : FALSE, params: [] };
     }
     const joins: Frag[] = [];
