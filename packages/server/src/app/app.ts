@@ -9,7 +9,7 @@ import { openDatabase, type Database } from '../db/index.ts';
 import { CollectionRegistry, migrateUp, writeChangeMigration } from '../schema/index.ts';
 import { RecordsService } from '../records/index.ts';
 import { AuthService, TokenService, loadTokenKeys } from '../auth/index.ts';
-import { createLogger, createMetrics, instrumentDatabase, registerHttpTelemetry, type Metrics } from '../telemetry/index.ts';
+import { createLogger, createMetrics, instrumentDatabase, type Metrics } from '../telemetry/index.ts';
 import { registerRestApi } from '../api/rest/index.ts';
 import { sqlitePath, type BasaltConfig } from './config.ts';
 
@@ -65,22 +65,25 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
     const tokens = new TokenService(await loadTokenKeys(db), config.publicUrl, config.tokenTtlSeconds);
     const auth = new AuthService(records, tokens);
 
+    // Request ids: a random per-process prefix and a counter — unique, cheap (no RNG per request).
+    const idPrefix = randomBytes(4).toString('hex');
+    const verbose = config.logLevel === 'debug' || config.logLevel === 'trace';
+    let requestCounter = 0;
     const http = Fastify({
       loggerInstance: logger as FastifyBaseLogger,
       bodyLimit: config.bodyLimit,
       genReqId: (req) => {
         const given = req.headers['x-request-id'];
-        return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomBytes(8).toString('hex');
+        return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : `${idPrefix}-${(++requestCounter).toString(36)}`;
       },
       // Per-request lines only at debug/trace: at info a busy server would log every request.
-      logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
+      logController: new LogController({ disableRequestLogging: !verbose }),
+      // A pino child per request costs a redaction pass over its bindings; unless request logging is on
+      // (debug/trace), requests share the root logger and our own log calls add `reqId` themselves.
+      childLoggerFactory: (parent, bindings, options) => (verbose ? parent.child(bindings, options) : parent),
       return503OnClosing: true,
       routerOptions: { maxParamLength: 256 },
     });
-    http.addHook('onRequest', async (request, reply) => {
-      reply.header('x-request-id', request.id);
-    });
-    registerHttpTelemetry(http, metrics);
     registerRestApi(http, { db, registry, records, auth, metrics, version: VERSION, publicUrl: config.publicUrl, maxBatchRequests: 1000 });
     await http.ready();
 

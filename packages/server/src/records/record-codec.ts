@@ -65,10 +65,20 @@ export function stripHidden(c: Collection, r: ApiRecord): ApiRecord {
   return out;
 }
 
-/** Column list for SELECTs of a collection (quoted). */
+const columnCache = new WeakMap<Collection, Map<string, string>>();
+
+/** Column list for SELECTs of a collection (quoted), cached per collection definition. */
 export function selectColumns(c: Collection, quote: (s: string) => string, alias?: string): string {
-  const prefix = alias ? `${alias}.` : '';
-  return c.fields.map((f) => `${prefix}${quote(f.name)}`).join(', ');
+  let perAlias = columnCache.get(c);
+  if (!perAlias) columnCache.set(c, (perAlias = new Map()));
+  const key = alias ?? '';
+  let cols = perAlias.get(key);
+  if (cols === undefined) {
+    const prefix = alias ? `${alias}.` : '';
+    cols = c.fields.map((f) => `${prefix}${quote(f.name)}`).join(', ');
+    perAlias.set(key, cols);
+  }
+  return cols;
 }
 
 export { isMultiValued };

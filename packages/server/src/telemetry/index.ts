@@ -4,5 +4,5 @@
  */
 export { createLogger, REDACT_PATHS, REDACTED, type LoggerOptions } from './logger.ts';
 export { createMetrics, METRIC_NAMES, type Metrics, type DbOperation } from './metrics-registry.ts';
-export { registerHttpTelemetry, UNMATCHED_ROUTE } from './http-metrics.ts';
+export { observeReply, UNMATCHED_ROUTE } from './http-metrics.ts';
 export { instrumentDatabase } from './db-metrics.ts';

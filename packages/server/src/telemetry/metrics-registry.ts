@@ -60,17 +60,30 @@ export function createMetrics(): Metrics {
     name: METRIC_NAMES.dbDuration, help: 'Database call duration in seconds, by operation (all, get, run, transaction) and dialect.',
     labelNames: ['operation', 'dialect'] as const, buckets: DB_BUCKETS, registers: [registry],
   });
+  const httpChildren = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
+  const dbChildren = new Map<string, { observe(v: number): void }>();
   return {
     registry,
     observeRequest(method, route, status, seconds) {
-      const m = method.toUpperCase();
-      // Unknown methods would let a client mint label values; fold them into one.
-      const labels = { method: METHODS.has(m) ? m : 'OTHER', route, status_class: statusClass(status) };
-      requests.inc(labels);
-      duration.observe(labels, seconds);
+      // Label children are cached: prom-client hashes a label object on every call otherwise, which
+      // showed up in the view-by-id profile. Keys are bounded (methods × route patterns × statuses).
+      const key = `${method}\u0000${route}\u0000${status}`;
+      let child = httpChildren.get(key);
+      if (!child) {
+        const m = method.toUpperCase();
+        // Unknown methods would let a client mint label values; fold them into one.
+        const labels = { method: METHODS.has(m) ? m : 'OTHER', route, status_class: statusClass(status) };
+        child = { count: requests.labels(labels), time: duration.labels(labels) };
+        if (httpChildren.size < 10_000) httpChildren.set(key, child);
+      }
+      child.count.inc();
+      child.time.observe(seconds);
     },
     observeDb(op, dialect, seconds) {
-      db.observe({ operation: op, dialect }, seconds);
+      const key = `${op}\u0000${dialect}`;
+      let child = dbChildren.get(key);
+      if (!child) dbChildren.set(key, (child = db.labels({ operation: op, dialect })));
+      child.observe(seconds);
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import { openSqlite } from '../../src/db/index.ts';
-import { createLogger, createMetrics, instrumentDatabase, registerHttpTelemetry, METRIC_NAMES } from '../../src/telemetry/index.ts';
+import { createLogger, createMetrics, instrumentDatabase, observeReply, METRIC_NAMES } from '../../src/telemetry/index.ts';
 
 /** A writable that keeps what was written, one JSON object per line. */
 function sink(): { stream: Writable; lines: () => Array<Record<string, any>> } {
@@ -12,12 +12,21 @@ function sink(): { stream: Writable; lines: () => Array<Record<string, any>> } {
   return { stream, lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
 }
 
-describe('createMetrics + registerHttpTelemetry', () => {
+describe('createMetrics + observeReply', () => {
   const metrics = createMetrics();
   const app = Fastify();
-  registerHttpTelemetry(app, metrics);
-  app.get('/api/collections/:name/records/:id', async (req) => ({ id: (req.params as { id: string }).id }));
-  app.post('/api/fail', async (_req, reply) => reply.code(422).send({ code: 'x' }));
+  app.get('/api/collections/:name/records/:id', async (req, reply) => {
+    observeReply(metrics, req, reply.code(200));
+    return { id: (req.params as { id: string }).id };
+  });
+  app.post('/api/fail', async (req, reply) => {
+    observeReply(metrics, req, reply.code(422));
+    return reply.send({ code: 'x' });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    observeReply(metrics, req, reply.code(404));
+    return reply.send({ code: 'not_found' });
+  });
   after(() => app.close());
 
   it('counts requests by route pattern, never the raw URL', async () => {

@@ -8,6 +8,7 @@ import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import { FORBIDDEN_KEYS } from '../../tools/index.ts';
 import { problemBody } from './problem.ts';
 import { callContext } from './request-context.ts';
+import { respond } from './respond.ts';
 import type { RestDeps } from './rest-deps.ts';
 
 interface BatchItem {
@@ -52,7 +53,7 @@ function parseItem(raw: unknown, i: number): BatchItem {
 /** Register `POST /api/batch`. */
 export function registerBatchRoutes(app: FastifyInstance, deps: RestDeps): void {
   const { records, auth, maxBatchRequests } = deps;
-  app.post('/api/batch', async (request) => {
+  app.post('/api/batch', async (request, reply) => {
     const body = request.body as { requests?: unknown } | undefined;
     if (!body || typeof body !== 'object' || !Array.isArray(body.requests)) throw new BasaltError('batch_invalid', { message: 'The body must be {"requests": [...]}.' });
     if (body.requests.length === 0) throw new BasaltError('batch_invalid', { message: 'The batch has no requests.' });
@@ -60,7 +61,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: RestDeps): void 
     const items = body.requests.map(parseItem);
     let failedAt = -1;
     try {
-      return await records.transaction(async (tx) => {
+      const results = await records.transaction(async (tx) => {
         const results: { status: number; body: unknown }[] = [];
         for (let i = 0; i < items.length; i++) {
           failedAt = i;
@@ -81,6 +82,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: RestDeps): void 
         }
         return results;
       });
+      return respond(request, reply, deps.metrics, results);
     } catch (e) {
       if (!isBasaltError(e) || e.status >= 500) throw e;
       throw new BasaltError('batch_failed', {

@@ -5,13 +5,14 @@ import type { FastifyInstance } from 'fastify';
 import { BasaltError } from '../../errors/index.ts';
 import { intParam } from '../../records/index.ts';
 import { queryString, requireSuperuser } from './request-context.ts';
+import { respond } from './respond.ts';
 import type { RestDeps } from './rest-deps.ts';
 
 /** Register the collection routes. */
 export function registerCollectionRoutes(app: FastifyInstance, deps: RestDeps): void {
-  const { registry, auth } = deps;
+  const { registry, auth, metrics } = deps;
 
-  app.get('/api/collections', async (request) => {
+  app.get('/api/collections', async (request, reply) => {
     await requireSuperuser(request, auth);
     const perPage = intParam(queryString(request, 'perPage'), 30, 1, 1000);
     const page = intParam(queryString(request, 'page'), 1, 1, 1_000_000);
@@ -23,27 +24,27 @@ export function registerCollectionRoutes(app: FastifyInstance, deps: RestDeps): 
       if (!m) throw new BasaltError('filter_invalid', { message: 'Collections can be filtered by name, id or type equality.' });
       all = all.filter((c) => c[m[1] as 'name' | 'id' | 'type'] === m[3]);
     }
-    return { page, perPage, totalItems: all.length, totalPages: Math.ceil(all.length / perPage), items: all.slice((page - 1) * perPage, page * perPage) };
+    return respond(request, reply, metrics, { page, perPage, totalItems: all.length, totalPages: Math.ceil(all.length / perPage), items: all.slice((page - 1) * perPage, page * perPage) });
   });
 
-  app.get<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request) => {
+  app.get<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request, reply) => {
     await requireSuperuser(request, auth);
-    return registry.get(request.params.idOrName);
+    return respond(request, reply, metrics, registry.get(request.params.idOrName));
   });
 
-  app.post('/api/collections', async (request) => {
+  app.post('/api/collections', async (request, reply) => {
     await requireSuperuser(request, auth);
-    return registry.create(request.body);
+    return respond(request, reply, metrics, await registry.create(request.body));
   });
 
-  app.patch<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request) => {
+  app.patch<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request, reply) => {
     await requireSuperuser(request, auth);
-    return registry.update(request.params.idOrName, request.body);
+    return respond(request, reply, metrics, await registry.update(request.params.idOrName, request.body));
   });
 
   app.delete<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request, reply) => {
     await requireSuperuser(request, auth);
     await registry.delete(request.params.idOrName);
-    return reply.code(204).send();
+    return respond(request, reply, metrics, null, 204);
   });
 }

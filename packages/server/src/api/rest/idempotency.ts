@@ -4,14 +4,15 @@
  * replay while the first is still running gets 409; the same key with another payload gets 422.
  * Keys are scoped to the caller, kept for 24 hours; a 5xx answer is not stored, so it can be retried.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import { BasaltError } from '../../errors/index.ts';
 import { formatTimestamp } from '../../tools/index.ts';
 import type { Database } from '../../db/index.ts';
 import type { AuthService } from '../../auth/index.ts';
 import { principalOf } from './request-context.ts';
-import { sendProblem } from './problem.ts';
+import { respondRaw } from './respond.ts';
+import type { Metrics } from '../../telemetry/index.ts';
 
 const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 const KEY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -34,16 +35,17 @@ async function scopedKey(request: FastifyRequest, auth: AuthService, key: string
   return sha256(`${who}\u0000${key}`);
 }
 
-/** Register the idempotency hooks. */
-export function registerIdempotency(app: FastifyInstance, db: Database, auth: AuthService): void {
+/**
+ * Register the idempotency hooks on write routes (registered after this call); reads pay nothing.
+ */
+export function registerIdempotency(app: FastifyInstance, db: Database, auth: AuthService, metrics: Metrics): void {
   let lastSweep = 0;
 
-  app.addHook('preHandler', async (request, reply) => {
-    if (!WRITE_METHODS.has(request.method)) return;
+  const preHandler = async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers['idempotency-key'];
     if (header === undefined) return;
     if (typeof header !== 'string' || header.length === 0 || header.length > 255) {
-      return sendProblem(reply, new BasaltError('bad_request', { message: 'Idempotency-Key must be 1 to 255 characters.' }));
+      throw new BasaltError('bad_request', { message: 'Idempotency-Key must be 1 to 255 characters.' });
     }
     const key = await scopedKey(request, auth, header);
     const fingerprint = sha256(`${request.method} ${request.url}\u0000${JSON.stringify(request.body ?? null)}`);
@@ -63,21 +65,21 @@ export function registerIdempotency(app: FastifyInstance, db: Database, auth: Au
     const row = await db.get<{ fingerprint: string; state: string; status: number; response: string; created: string }>(
       'SELECT fingerprint, state, status, response, created FROM _idempotency WHERE key = ?', [key],
     );
-    if (!row) return sendProblem(reply, new BasaltError('idempotency_in_flight'));
-    if (row.fingerprint !== fingerprint) return sendProblem(reply, new BasaltError('idempotency_key_reused'));
+    if (!row) throw new BasaltError('idempotency_in_flight');
+    if (row.fingerprint !== fingerprint) throw new BasaltError('idempotency_key_reused');
     if (row.state === 'pending') {
       const age = now - new Date(row.created.replace(' ', 'T')).getTime();
-      if (age < ABANDONED_MS) return sendProblem(reply, new BasaltError('idempotency_in_flight'));
+      if (age < ABANDONED_MS) throw new BasaltError('idempotency_in_flight');
       const taken = await db.run(`UPDATE _idempotency SET created = ? WHERE key = ? AND state = 'pending' AND created = ?`, [formatTimestamp(), key, row.created]);
-      if (taken.changes !== 1) return sendProblem(reply, new BasaltError('idempotency_in_flight'));
+      if (taken.changes !== 1) throw new BasaltError('idempotency_in_flight');
       request.idempotencyKey = key;
       return;
     }
     const stored = JSON.parse(row.response) as { contentType: string; body: string };
-    return reply.code(Number(row.status)).header('idempotent-replayed', 'true').type(stored.contentType).send(stored.body);
-  });
+    return respondRaw(request, reply.code(Number(row.status)).header('idempotent-replayed', 'true'), metrics, stored.contentType, stored.body);
+  };
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  const onSend = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const key = request.idempotencyKey;
     if (!key) return payload;
     request.idempotencyKey = undefined;
@@ -89,5 +91,16 @@ export function registerIdempotency(app: FastifyInstance, db: Database, auth: Au
     const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8');
     await db.run(`UPDATE _idempotency SET state = 'done', status = ?, response = ? WHERE key = ?`, [reply.statusCode, JSON.stringify({ contentType, body }), key]);
     return payload;
+  };
+
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.some((m) => WRITE_METHODS.has(m))) return;
+    route.preHandler = [...asArray(route.preHandler), preHandler];
+    route.onSend = [...asArray(route.onSend), onSend];
   });
+}
+
+function asArray<T>(v: T | T[] | undefined): T[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }

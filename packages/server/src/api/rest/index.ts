@@ -6,7 +6,6 @@
 import type { FastifyInstance } from 'fastify';
 import { BasaltError } from '../../errors/index.ts';
 import { errorHandler, sendProblem } from './problem.ts';
-import { registerHttpCaching } from './http-caching.ts';
 import { registerIdempotency } from './idempotency.ts';
 import { registerRecordRoutes } from './records-routes.ts';
 import { registerCollectionRoutes } from './collections-routes.ts';
@@ -20,12 +19,11 @@ export { problemBody } from './problem.ts';
 
 /** Register every REST route and the cross-cutting hooks on a Fastify instance. */
 export function registerRestApi(app: FastifyInstance, deps: RestDeps): void {
-  app.setErrorHandler(errorHandler);
+  app.setErrorHandler(errorHandler(deps.metrics));
   app.setNotFoundHandler((request, reply) => {
-    sendProblem(reply, new BasaltError('not_found', { message: `No route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}.` }));
+    sendProblem(reply.header('x-request-id', request.id), new BasaltError('not_found', { message: `No route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}.` }), deps.metrics, request);
   });
-  registerHttpCaching(app);
-  registerIdempotency(app, deps.db, deps.auth);
+  registerIdempotency(app, deps.db, deps.auth, deps.metrics);
   registerSystemRoutes(app, deps);
   registerCollectionRoutes(app, deps);
   registerRecordRoutes(app, deps);

@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BasaltError, errorCatalogue, isBasaltError, type ErrorCode } from '../../errors/index.ts';
+import { observeReply, type Metrics } from '../../telemetry/index.ts';
 
 /** The problem+json body for an error. */
 export function problemBody(e: BasaltError): Record<string, unknown> {
@@ -50,17 +51,23 @@ function fromFastify(e: FastifyError): BasaltError | undefined {
   return undefined;
 }
 
-/** Fastify error handler: every error becomes problem+json; 5xx causes go to the log only. */
-export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+/** A Fastify error handler: every error becomes problem+json; 5xx causes go to the log only. */
+export function errorHandler(metrics: Metrics) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => handleError(metrics, error, request, reply);
+}
+
+function handleError(metrics: Metrics, error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   let e: BasaltError;
   if (isBasaltError(error)) e = error;
   else e = fromFastify(error) ?? new BasaltError('internal', { cause: error });
-  if (e.status >= 500) request.log.error({ err: error }, 'request failed');
-  else if (e.cause) request.log.debug({ err: e.cause, code: e.code }, 'client error');
-  void reply.code(e.status).type('application/problem+json; charset=utf-8').send(problemBody(e));
+  if (e.status >= 500) request.log.error({ reqId: request.id, err: error }, 'request failed');
+  else if (e.cause) request.log.debug({ reqId: request.id, err: e.cause, code: e.code }, 'client error');
+  void sendProblem(reply.header('x-request-id', request.id), e, metrics, request);
 }
 
-/** Send a BasaltError from a hook that has no error handler. */
-export function sendProblem(reply: FastifyReply, e: BasaltError): FastifyReply {
-  return reply.code(e.status).type('application/problem+json; charset=utf-8').send(problemBody(e));
+/** Send a BasaltError as problem+json (from hooks and handlers that answer themselves). */
+export function sendProblem(reply: FastifyReply, e: BasaltError, metrics?: Metrics, request?: FastifyRequest): FastifyReply {
+  reply.code(e.status);
+  if (metrics && request) observeReply(metrics, request, reply);
+  return reply.type('application/problem+json; charset=utf-8').send(problemBody(e));
 }

@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ListParams, OutputParams } from '../../records/index.ts';
 import { callContext, queryString } from './request-context.ts';
+import { respond } from './respond.ts';
 import type { RestDeps } from './rest-deps.ts';
 
 type Params = { collection: string; id?: string };
@@ -22,31 +23,31 @@ function outputParams(request: FastifyRequest): OutputParams {
 
 /** Register the record routes. */
 export function registerRecordRoutes(app: FastifyInstance, deps: RestDeps): void {
-  const { records, auth } = deps;
+  const { records, auth, metrics } = deps;
 
-  app.get<{ Params: Params }>('/api/collections/:collection/records', async (request) => {
+  app.get<{ Params: Params }>('/api/collections/:collection/records', async (request, reply) => {
     const ctx = await callContext(request, auth);
-    return records.list(ctx, request.params.collection, listParams(request));
+    return respond(request, reply, metrics, await records.list(ctx, request.params.collection, listParams(request)));
   });
 
-  app.get<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request) => {
+  app.get<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request, reply) => {
     const ctx = await callContext(request, auth);
-    return records.view(ctx, request.params.collection, request.params.id, outputParams(request));
+    return respond(request, reply, metrics, await records.view(ctx, request.params.collection, request.params.id, outputParams(request)));
   });
 
-  app.post<{ Params: Params }>('/api/collections/:collection/records', async (request) => {
+  app.post<{ Params: Params }>('/api/collections/:collection/records', async (request, reply) => {
     const ctx = await callContext(request, auth, request.body);
-    return records.create(ctx, request.params.collection, request.body ?? {}, outputParams(request));
+    return respond(request, reply, metrics, await records.create(ctx, request.params.collection, request.body ?? {}, outputParams(request)));
   });
 
-  app.patch<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request) => {
+  app.patch<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request, reply) => {
     const ctx = await callContext(request, auth, request.body);
-    return records.update(ctx, request.params.collection, request.params.id, request.body ?? {}, outputParams(request));
+    return respond(request, reply, metrics, await records.update(ctx, request.params.collection, request.params.id, request.body ?? {}, outputParams(request)));
   });
 
   app.delete<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request, reply) => {
     const ctx = await callContext(request, auth);
     await records.delete(ctx, request.params.collection, request.params.id);
-    return reply.code(204).send();
+    return respond(request, reply, metrics, null, 204);
   });
 }

@@ -36,28 +36,51 @@ export function queryString(request: FastifyRequest, name: string): string | und
   return v;
 }
 
-/** Headers as rules see them: lower-case names with `-` as `_` (PocketBase), no credentials. */
-function ruleHeaders(request: FastifyRequest): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(request.headers)) {
-    if (k === 'authorization' || k === 'cookie') continue;
-    if (typeof v === 'string') out[k.replaceAll('-', '_')] = v;
+/**
+ * `@request.*` for rules, built lazily: most requests never evaluate a rule that reads headers or
+ * query values, so copying them eagerly would be wasted work on the hot path.
+ */
+class LazyRequestContext implements RequestContext {
+  readonly auth: Record<string, unknown> | null;
+  readonly body: Record<string, unknown>;
+  readonly method: string;
+  readonly context = 'default';
+  readonly #request: FastifyRequest;
+  #query?: Record<string, string>;
+  #headers?: Record<string, string>;
+
+  constructor(request: FastifyRequest, principal: Principal, body: unknown) {
+    this.#request = request;
+    this.auth = principal.kind === 'anonymous' ? null : principal.record;
+    this.body = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    this.method = request.method;
   }
-  return out;
+
+  get query(): Record<string, string> {
+    if (!this.#query) {
+      const q: Record<string, string> = {};
+      for (const [k, v] of Object.entries((this.#request.query as Record<string, unknown>) ?? {})) if (typeof v === 'string') q[k] = v;
+      this.#query = q;
+    }
+    return this.#query;
+  }
+
+  /** Headers as rules see them: lower-case names with `-` as `_` (PocketBase), no credentials. */
+  get headers(): Record<string, string> {
+    if (!this.#headers) {
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(this.#request.headers)) {
+        if (k === 'authorization' || k === 'cookie') continue;
+        if (typeof v === 'string') out[k.replaceAll('-', '_')] = v;
+      }
+      this.#headers = out;
+    }
+    return this.#headers;
+  }
 }
 
 /** The call context for the records service. */
 export async function callContext(request: FastifyRequest, auth: AuthService, body?: unknown): Promise<CallContext> {
   const principal = await principalOf(request, auth);
-  const query: Record<string, string> = {};
-  for (const [k, v] of Object.entries((request.query as Record<string, unknown>) ?? {})) if (typeof v === 'string') query[k] = v;
-  const rc: RequestContext = {
-    auth: principal.kind === 'anonymous' ? null : principal.record,
-    body: body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {},
-    query,
-    headers: ruleHeaders(request),
-    method: request.method,
-    context: 'default',
-  };
-  return { principal, request: rc };
+  return { principal, request: new LazyRequestContext(request, principal, body) };
 }

@@ -7,39 +7,41 @@ import { readChanges, lastChangeSeq } from '../../db/index.ts';
 import { buildOpenApiDocument, docsAssetRoutes, docsPageHtml, DOCS_CONTENT_SECURITY_POLICY, type OpenApiDocument } from '../openapi/index.ts';
 import { intParam } from '../../records/index.ts';
 import { queryString, requireSuperuser } from './request-context.ts';
+import { respond, respondRaw } from './respond.ts';
 import type { RestDeps } from './rest-deps.ts';
 
 /** Register system routes. */
 export function registerSystemRoutes(app: FastifyInstance, deps: RestDeps): void {
-  app.get('/api/health', async () => ({ code: 200, message: 'API is healthy.', data: {} }));
+  app.get('/api/health', async (request, reply) => respond(request, reply, deps.metrics, { code: 200, message: 'API is healthy.', data: {} }));
 
-  app.get('/api/admin/changes', async (request) => {
+  app.get('/api/admin/changes', async (request, reply) => {
     await requireSuperuser(request, deps.auth);
     const after = intParam(queryString(request, 'after'), 0, 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(queryString(request, 'limit'), 100, 1, 1000);
     const items = await readChanges(deps.db, after, limit);
-    return { items, lastSeq: await lastChangeSeq(deps.db) };
+    return respond(request, reply, deps.metrics, { items, lastSeq: await lastChangeSeq(deps.db) });
   });
 
   // The document is rebuilt only when the schema changed (compile once, serve many).
   let cached: { version: number; doc: OpenApiDocument } | undefined;
-  app.get('/api/openapi.json', async () => {
+  app.get('/api/openapi.json', async (request, reply) => {
     if (!cached || cached.version !== deps.registry.version) {
       cached = { version: deps.registry.version, doc: buildOpenApiDocument(deps.registry.list(), { serverUrl: deps.publicUrl, version: deps.version }) };
     }
-    return cached.doc;
+    return respond(request, reply, deps.metrics, cached.doc);
   });
 
-  app.get('/api/docs', async (_request, reply) => {
-    return reply.header('content-security-policy', DOCS_CONTENT_SECURITY_POLICY).type('text/html; charset=utf-8').send(docsPageHtml('/api/openapi.json'));
+  const docsHtml = docsPageHtml('/api/openapi.json');
+  app.get('/api/docs', async (request, reply) => {
+    return respondRaw(request, reply.header('content-security-policy', DOCS_CONTENT_SECURITY_POLICY), deps.metrics, 'text/html; charset=utf-8', docsHtml);
   });
   for (const asset of docsAssetRoutes()) {
     const body = readFileSync(asset.file);
-    app.get(asset.path, async (_request, reply) => reply.header('cache-control', 'public, max-age=86400').type(asset.contentType).send(body));
+    app.get(asset.path, async (request, reply) => respondRaw(request, reply.header('cache-control', 'public, max-age=86400'), deps.metrics, asset.contentType, body));
   }
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', async (request, reply) => {
     const { contentType, body } = await deps.metrics.render();
-    return reply.type(contentType).send(body);
+    return respondRaw(request, reply, deps.metrics, contentType, body);
   });
 }
