@@ -18,6 +18,8 @@ export type { Expr, Operand, CompareExpr, LogicalExpr, CompareOp, Modifier, Macr
 export { printExpression, MACRO_NAMES, RULE_LIMITS } from './rules-ast.ts';
 export { parseExpression } from './rules-parser.ts';
 export { formatDate, macroValue, likePattern } from './rules-values.ts';
+import type { RequestContext } from './rules-values.ts';
+export type { RequestContext };
 
 /** What the compilers need to know about a field. `kind` is the stored kind; `multi` = JSON array of strings. */
 export interface FieldInfo {
@@ -37,18 +39,6 @@ export interface SchemaLookup {
   hasCollection(name: string): boolean;
 }
 
-/** The request a rule is evaluated for. */
-export interface RequestContext {
-  /** The signed-in record as the API returns it (id, collectionName, roles, …), or null. */
-  auth: Record<string, unknown> | null;
-  body: Record<string, unknown>;
-  query: Record<string, string>;
-  /** Header names are matched case-insensitively with `-` read as `_` (`@request.headers.x_token`). */
-  headers: Record<string, string>;
-  method: string;
-  /** `default`, `realtime`, `oauth2`, `protectedFile`, … */
-  context: string;
-}
 
 /** Options of {@link compileToSql}. */
 export interface SqlCompileOptions {

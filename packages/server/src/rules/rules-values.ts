@@ -273,15 +273,21 @@ export function macroValue(name: MacroName, now: Date): string | number {
   }
 }
 
-/** What `@request.*` operands read (structurally the same as the public `RequestContext`). */
-export interface RequestValues {
+/** The request a rule is evaluated for: what `@request.*` operands read. */
+export interface RequestContext {
+  /** The signed-in record as the API returns it (id, collectionName, roles, …), or null. */
   auth: Record<string, unknown> | null;
   body: Record<string, unknown>;
   query: Record<string, string>;
+  /** Header names are matched case-insensitively with `-` read as `_` (`@request.headers.x_token`). */
   headers: Record<string, string>;
   method: string;
+  /** `default`, `realtime`, `oauth2`, `protectedFile`, … */
   context: string;
 }
+
+/** Internal name of {@link RequestContext}. */
+export type RequestValues = RequestContext;
 
 const MISSING = Symbol('missing');
 
