@@ -84,7 +84,7 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       return503OnClosing: true,
       routerOptions: { maxParamLength: 256 },
     });
-    registerRestApi(http, { db, registry, records, auth, metrics, version: VERSION, publicUrl: config.publicUrl, maxBatchRequests: 1000 });
+    registerRestApi(http, { db, registry, records, auth, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, maxBatchRequests: 1000 });
     await http.ready();
 
     let closed = false;
@@ -96,7 +96,15 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       async close() {
         if (closed) return;
         closed = true;
-        await http.close();
+        // Fastify closes the connections that are idle when close() starts; a keep-alive connection
+        // whose request is still in flight becomes idle later and would linger until its keep-alive
+        // timeout. Keep closing idle connections until the server is down.
+        const sweep = setInterval(() => http.server.closeIdleConnections(), 50);
+        try {
+          await http.close();
+        } finally {
+          clearInterval(sweep);
+        }
         await db.close();
       },
     };

@@ -139,16 +139,17 @@ async function migrate(args: string[]): Promise<number> {
     return 0;
   }
   if (!['up', 'down', 'status'].includes(action ?? '')) throw new UsageError('usage: basalt migrate up|down [N]|status|create NAME');
+  // Check the arguments before opening the database: a usage error must not touch anything.
+  if ((action === 'up' || action === 'status') && arg) throw new UsageError(`migrate ${action} takes no argument`);
+  const count = arg === undefined ? 1 : Number(arg);
+  if (action === 'down' && (!Number.isInteger(count) || count < 1)) throw new UsageError('migrate down takes a positive count');
   const app = await createApp(config, { logger: createLogger({ level: 'warn' }) });
   try {
     if (action === 'up') {
-      if (arg) throw new UsageError('migrate up takes no argument');
       const done = await migrateUp(app.db, app.registry, config.migrationsDir);
       process.stdout.write(done.length ? done.map((n) => `applied ${n}\n`).join('') : 'nothing to apply\n');
     } else if (action === 'down') {
-      const n = arg === undefined ? 1 : Number(arg);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError('migrate down takes a positive count');
-      const done = await migrateDown(app.db, app.registry, config.migrationsDir, n);
+      const done = await migrateDown(app.db, app.registry, config.migrationsDir, count);
       process.stdout.write(done.length ? done.map((x) => `reverted ${x}\n`).join('') : 'nothing to revert\n');
     } else {
       for (const s of await migrationStatus(app.db, config.migrationsDir)) process.stdout.write(`${s.applied ? `applied ${s.applied}` : 'pending'.padEnd(32)}  ${s.name}\n`);

@@ -84,6 +84,12 @@ export interface Dialect {
    * equals commit order (see db/changes). Empty when writers are already serialised.
    */
   readonly changeLogLock: string;
+  /**
+   * SQL run first in the transaction that creates Basalt's own tables and system collections, so that
+   * several nodes starting together on a fresh database do not race. Empty where `BEGIN IMMEDIATE`
+   * already serialises them (SQLite).
+   */
+  readonly bootstrapLock: string;
   /** How the driver reports a unique-constraint violation. */
   isUniqueViolation(e: unknown): boolean;
 }

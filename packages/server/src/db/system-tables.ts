@@ -7,6 +7,7 @@ import type { Database } from './db-types.ts';
 export async function ensureSystemTables(db: Database): Promise<void> {
   const d = db.dialect;
   await db.transaction(async (tx) => {
+    if (d.bootstrapLock) await tx.get(d.bootstrapLock);
     await tx.run(`CREATE TABLE IF NOT EXISTS _collections (
       id TEXT PRIMARY KEY NOT NULL,
       name TEXT NOT NULL UNIQUE,

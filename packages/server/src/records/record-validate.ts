@@ -272,3 +272,32 @@ export async function prepareWrite(c: Collection, body: unknown, existing?: Reco
   if (Object.keys(errors).length) throw new BasaltError('validation_failed', { data: errors });
   return { values, relationChecks };
 }
+
+/**
+ * Cast the string values of an HTML/multipart form to the field types, as PocketBase does: numbers
+ * from numeric text, booleans from `true`/`1`/`on` and `false`/`0`/`off`/empty, JSON from its text.
+ * Values that do not cast stay strings, so validation reports them.
+ */
+export function castFormValues(c: Collection, body: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...body };
+  for (const [key, v] of Object.entries(body)) {
+    const name = key.replace(/^\+|[+-]$/g, '');
+    const f = c.fields.find((x) => x.name === name);
+    if (!f || typeof v !== 'string') continue;
+    if (f.type === 'number') {
+      const n = Number(v);
+      if (v.trim() !== '' && Number.isFinite(n)) out[key] = n;
+      else if (v === '') out[key] = 0;
+    } else if (f.type === 'bool') {
+      if (['true', '1', 'on'].includes(v.toLowerCase())) out[key] = true;
+      else if (['false', '0', 'off', ''].includes(v.toLowerCase())) out[key] = false;
+    } else if (f.type === 'json') {
+      try {
+        out[key] = v === '' ? null : JSON.parse(v);
+      } catch {
+        // left as text: a JSON field accepts a string value too
+      }
+    }
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import { ID_PATTERN } from '../tools/index.ts';
 import { storageShape, type Collection, type CollectionRegistry, type Field, type RelationField, type Rule, type RuleKey } from '../schema/index.ts';
 import { compileToSql, parseExpression, type Expr, type RequestContext } from '../rules/index.ts';
 import { encodeValue, rowToRecord, selectColumns, stripHidden, isSecretField, type ApiRecord } from './record-codec.ts';
-import { prepareWrite } from './record-validate.ts';
+import { prepareWrite, castFormValues } from './record-validate.ts';
 import { parseSort, orderBy, intParam, encodeCursor, cursorCondition, DEFAULT_PER_PAGE, MAX_PER_PAGE } from './record-query.ts';
 import { parseFieldsParam, pickFields } from './record-fields.ts';
 import { schemaLookup } from './record-schema-lookup.ts';
@@ -80,6 +80,12 @@ export class RecordsService {
   constructor(db: Database, registry: CollectionRegistry) {
     this.db = db;
     this.registry = registry;
+  }
+
+  /** Cast a form's string values to the collection's field types (multipart and urlencoded bodies). */
+  castForm(collection: string, body: unknown): unknown {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+    return castFormValues(this.registry.get(collection), body as Record<string, unknown>);
   }
 
   /** Parse an expression with a bounded cache. */

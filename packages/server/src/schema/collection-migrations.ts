@@ -62,7 +62,9 @@ export async function migrationStatus(db: Database, dir: string): Promise<Migrat
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => FILE_PATTERN.test(f)).sort() : [];
   const applied = new Map((await db.all<{ name: string; applied: string }>('SELECT name, applied FROM _migrations')).map((r) => [r.name, r.applied]));
   const names = new Set([...files, ...applied.keys()]);
-  return [...names].sort().map((name) => ({ name, applied: applied.get(name) ?? null }));
+  const stamp = (n: string) => Number(n.slice(0, n.indexOf('_')));
+  // By timestamp first, so that order holds even when the number of digits changes.
+  return [...names].sort((a, b) => stamp(a) - stamp(b) || (a < b ? -1 : a > b ? 1 : 0)).map((name) => ({ name, applied: applied.get(name) ?? null }));
 }
 
 /** Apply every pending migration; answers the names applied. Stops at the first failure. */
@@ -92,21 +94,22 @@ export async function migrateDown(db: Database, registry: CollectionRegistry, di
   return done;
 }
 
-function fileName(label: string): string {
+/**
+ * `<seconds>_<slug>.js`, with a number strictly greater than every file already in `dir`: files apply
+ * in name order, so several changes within one second must still sort in the order they were made.
+ */
+function nextFileName(dir: string, label: string): string {
   const slug = label.toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 60) || 'migration';
-  return `${Math.floor(Date.now() / 1000)}_${slug}.js`;
-}
-
-function uniquePath(dir: string, name: string): string {
-  let candidate = name;
-  for (let i = 1; existsSync(join(dir, candidate)); i++) candidate = name.replace(/\.js$/, `_${i}.js`);
-  return candidate;
+  let stamp = Math.floor(Date.now() / 1000);
+  const existing = existsSync(dir) ? readdirSync(dir).filter((f) => FILE_PATTERN.test(f)) : [];
+  for (const f of existing) stamp = Math.max(stamp, Number(f.slice(0, f.indexOf('_'))) + 1);
+  return `${stamp}_${slug}.js`;
 }
 
 /** Write an empty migration to fill in by hand; answers its file name. */
 export function createMigrationFile(dir: string, label: string): string {
   mkdirSync(dir, { recursive: true });
-  const name = uniquePath(dir, fileName(label));
+  const name = nextFileName(dir, label);
   writeFileSync(join(dir, name), `/** @typedef {import('basalt').Migrator} Migrator */
 
 export default {
@@ -133,7 +136,7 @@ export async function writeChangeMigration(db: Database, dir: string, change: Sc
   mkdirSync(dir, { recursive: true });
   const c = (change.after ?? change.before)!;
   const verb = change.op === 'create' ? 'created' : change.op === 'delete' ? 'deleted' : 'updated';
-  const name = uniquePath(dir, fileName(`${verb}_${c.name}`));
+  const name = nextFileName(dir, `${verb}_${c.name}`);
   const up = change.after ? `await m.saveCollection(${json(change.after)});` : `await m.deleteCollection(${JSON.stringify(c.id)});`;
   const down = change.before ? `await m.saveCollection(${json(change.before)});` : `await m.deleteCollection(${JSON.stringify(c.id)});`;
   writeFileSync(join(dir, name), `// Written by Basalt (automigrate) for a schema change made through the API.

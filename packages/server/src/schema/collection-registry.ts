@@ -47,7 +47,11 @@ export class CollectionRegistry {
     const rows = await this.#db.all<{ definition: string }>('SELECT definition FROM _collections ORDER BY created, name');
     const all = rows.map((r) => JSON.parse(r.definition) as Collection);
     this.#set(all);
-    if (!this.#byName.has('_superusers')) await this.#createSuperusers();
+    if (!this.#byName.has('_superusers')) {
+      const created = await this.#createSuperusers();
+      // Another node created it first: read the schema again.
+      if (!created) await this.load();
+    }
   }
 
   #set(all: Collection[]): void {
@@ -78,7 +82,7 @@ export class CollectionRegistry {
     const c = this.#resolveRelations(normalizeCollection(body), null);
     if (this.#byName.has(c.name.toLowerCase())) throw new BasaltError('collection_invalid', { data: { name: { code: 'validation_not_unique', message: 'A collection with this name exists.' } } });
     if (this.#byId.has(c.id)) throw new BasaltError('collection_invalid', { data: { id: { code: 'validation_not_unique', message: 'A collection with this id exists.' } } });
-    return this.#commit({ op: 'create', before: null, after: c });
+    return (await this.#commit({ op: 'create', before: null, after: c }))!;
   }
 
   /** Update a collection from a PATCH body. */
@@ -87,7 +91,7 @@ export class CollectionRegistry {
     const after = this.#resolveRelations(normalizeCollection(body, before), before);
     const clash = this.#byName.get(after.name.toLowerCase());
     if (clash && clash.id !== before.id) throw new BasaltError('collection_invalid', { data: { name: { code: 'validation_not_unique', message: 'A collection with this name exists.' } } });
-    return this.#commit({ op: 'update', before, after });
+    return (await this.#commit({ op: 'update', before, after }))!;
   }
 
   /** Delete a collection and its table. Refused for system collections and relation targets. */
@@ -110,10 +114,10 @@ export class CollectionRegistry {
     const { created: _c, updated: _u, system: _s, ...body } = definition;
     if (!existing) {
       const c = this.#resolveRelations(normalizeCollection({ ...body }), null);
-      return this.#commit({ op: 'create', before: null, after: { ...c, id: definition.id } });
+      return (await this.#commit({ op: 'create', before: null, after: { ...c, id: definition.id } }))!;
     }
     const after = this.#resolveRelations(normalizeCollection(body, existing), existing);
-    return this.#commit({ op: 'update', before: existing, after });
+    return (await this.#commit({ op: 'update', before: existing, after }))!;
   }
 
   /** Relation targets may be given by name; store ids, and check they exist. */
@@ -135,11 +139,18 @@ export class CollectionRegistry {
     return out;
   }
 
-  async #commit(change: SchemaChange): Promise<Collection> {
+  /**
+   * Apply a change in one transaction. `onlyIfAbsent` makes a create a no-op (answering null) when a
+   * collection of that name already exists once the schema lock is held (first start of several nodes).
+   */
+  async #commit(change: SchemaChange, onlyIfAbsent = false): Promise<Collection | null> {
     const d = this.#db.dialect;
     const steps: DdlStep[] =
       change.op === 'create' ? planCreate(d, change.after!) : change.op === 'delete' ? planDrop(d, change.before!) : planUpdate(d, change.before!, change.after!);
-    await this.#db.transaction(async (tx) => {
+    const applied = await this.#db.transaction(async (tx) => {
+      // Schema changes from several nodes take turns (PostgreSQL; SQLite's writer lock already does).
+      if (d.bootstrapLock) await tx.get(d.bootstrapLock);
+      if (onlyIfAbsent && (await tx.get('SELECT 1 AS x FROM _collections WHERE name = ?', [change.after!.name]))) return false;
       try {
         await runSteps(tx, d.quoteIdent.bind(d), d.jsonParam('?'), steps);
       } catch (e) {
@@ -156,14 +167,17 @@ export class CollectionRegistry {
         await tx.run('DELETE FROM _collections WHERE id = ?', [c.id]);
       }
       await appendChanges(tx, this.#db, [{ collection: SCHEMA_CHANGE_COLLECTION, recordId: c.id, op: change.op, data: { before: change.before, after: change.after } as Record<string, unknown> }]);
+      return true;
     });
+    if (!applied) return null;
     const all = this.list().filter((c) => c.id !== (change.before ?? change.after)!.id);
     this.#set(change.after ? [...all, change.after] : all);
     await this.#hooks.changed?.(change);
     return (change.after ?? change.before)!;
   }
 
-  async #createSuperusers(): Promise<void> {
+  /** Create `_superusers`; false when another node did it first. */
+  async #createSuperusers(): Promise<boolean> {
     const now = formatTimestamp();
     const c: Collection = {
       id: 'pbc_3142635823',
@@ -189,7 +203,7 @@ export class CollectionRegistry {
       created: now,
       updated: now,
     };
-    await this.#commit({ op: 'create', before: null, after: c });
+    return (await this.#commit({ op: 'create', before: null, after: c }, true)) !== null;
   }
 }
 

@@ -29,7 +29,7 @@ async function seedBlog(t: TestApp) {
     name: 'comments', listRule: '', viewRule: '', createRule: '',
     fields: [{ name: 'body', type: 'text' }, { name: 'post', type: 'relation', collectionId: 'posts', maxSelect: 1, cascadeDelete: true }],
   });
-  const ada = await createRecord(t, 'authors', { id: 'adaadaadaadaada', name: 'Ada', secret: 's3' });
+  const ada = await createRecord(t, 'authors', { id: 'adaadaadaadaada', name: 'Ada', secret: 'TOP-SECRET-VALUE' });
   const bob = await createRecord(t, 'authors', { id: 'bobbobbobbobbob', name: 'Bob' });
   const posts = [];
   for (let i = 0; i < 25; i++) {
@@ -95,7 +95,7 @@ for (const dialect of dialects()) {
       {
         name: 'expand single, multi and back relations; hidden fields of expanded records stay hidden',
         method: 'GET', url: '/api/collections/posts/records/post00000000001?expand=author,editors,comments_via_post',
-        expectedStatus: 200, expectedContent: ['"expand":{', '"name":"Ada"', '"editors":[', '"comments_via_post":[', 'first!'], notExpectedContent: ['s3'],
+        expectedStatus: 200, expectedContent: ['"expand":{', '"name":"Ada"', '"editors":[', '"comments_via_post":[', 'first!'], notExpectedContent: ['TOP-SECRET-VALUE'],
       },
       {
         name: 'fields picks members, also inside expand',

@@ -7,7 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import { FORBIDDEN_KEYS } from '../../tools/index.ts';
 import { problemBody } from './problem.ts';
-import { callContext } from './request-context.ts';
+import { callContext, principalOf } from './request-context.ts';
+import { readBody } from './request-body.ts';
 import { respond } from './respond.ts';
 import type { RestDeps } from './rest-deps.ts';
 
@@ -54,11 +55,14 @@ function parseItem(raw: unknown, i: number): BatchItem {
 export function registerBatchRoutes(app: FastifyInstance, deps: RestDeps): void {
   const { records, auth, maxBatchRequests } = deps;
   app.post('/api/batch', async (request, reply) => {
-    const body = request.body as { requests?: unknown } | undefined;
+    const body = (await readBody(request)) as { requests?: unknown } | undefined;
     if (!body || typeof body !== 'object' || !Array.isArray(body.requests)) throw new BasaltError('batch_invalid', { message: 'The body must be {"requests": [...]}.' });
     if (body.requests.length === 0) throw new BasaltError('batch_invalid', { message: 'The batch has no requests.' });
     if (body.requests.length > maxBatchRequests) throw new BasaltError('batch_invalid', { message: `A batch holds at most ${maxBatchRequests} requests.` });
     const items = body.requests.map(parseItem);
+    // Resolve the caller before the transaction opens: resolving reads the database, and on PostgreSQL a
+    // second connection taken while holding one can starve the pool under load.
+    await principalOf(request, auth);
     let failedAt = -1;
     try {
       const results = await records.transaction(async (tx) => {

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { BasaltError } from '../../errors/index.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { registerIdempotency } from './idempotency.ts';
+import { registerBodyParsers } from './request-body.ts';
 import { registerRecordRoutes } from './records-routes.ts';
 import { registerCollectionRoutes } from './collections-routes.ts';
 import { registerBatchRoutes } from './batch-routes.ts';
@@ -23,6 +24,7 @@ export function registerRestApi(app: FastifyInstance, deps: RestDeps): void {
   app.setNotFoundHandler((request, reply) => {
     sendProblem(reply.header('x-request-id', request.id), new BasaltError('not_found', { message: `No route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}.` }), deps.metrics, request);
   });
+  registerBodyParsers(app, deps.bodyLimit);
   registerIdempotency(app, deps.db, deps.auth, deps.metrics);
   registerSystemRoutes(app, deps);
   registerCollectionRoutes(app, deps);

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ListParams, OutputParams } from '../../records/index.ts';
 import { callContext, queryString } from './request-context.ts';
 import { respond } from './respond.ts';
+import { readBodyWithKind } from './request-body.ts';
 import type { RestDeps } from './rest-deps.ts';
 
 type Params = { collection: string; id?: string };
@@ -35,14 +36,22 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RestDeps): void
     return respond(request, reply, metrics, await records.view(ctx, request.params.collection, request.params.id, outputParams(request)));
   });
 
+  /** The write body: JSON as sent, or a form's fields cast to the field types. */
+  const writeBody = async (request: FastifyRequest<{ Params: Params }>): Promise<unknown> => {
+    const { body, form } = await readBodyWithKind(request);
+    return form ? records.castForm(request.params.collection, body) : (body ?? {});
+  };
+
   app.post<{ Params: Params }>('/api/collections/:collection/records', async (request, reply) => {
-    const ctx = await callContext(request, auth, request.body);
-    return respond(request, reply, metrics, await records.create(ctx, request.params.collection, request.body ?? {}, outputParams(request)));
+    const body = await writeBody(request);
+    const ctx = await callContext(request, auth, body);
+    return respond(request, reply, metrics, await records.create(ctx, request.params.collection, body, outputParams(request)));
   });
 
   app.patch<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request, reply) => {
-    const ctx = await callContext(request, auth, request.body);
-    return respond(request, reply, metrics, await records.update(ctx, request.params.collection, request.params.id, request.body ?? {}, outputParams(request)));
+    const body = await writeBody(request);
+    const ctx = await callContext(request, auth, body);
+    return respond(request, reply, metrics, await records.update(ctx, request.params.collection, request.params.id, body, outputParams(request)));
   });
 
   app.delete<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request, reply) => {

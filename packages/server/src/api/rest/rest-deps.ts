@@ -15,6 +15,8 @@ export interface RestDeps {
   version: string;
   /** Public base URL (OpenAPI `servers`). */
   publicUrl: string;
+  /** Largest accepted request body, bytes (JSON and forms). */
+  bodyLimit: number;
   /** Largest number of requests in one `POST /api/batch`. */
   maxBatchRequests: number;
 }

@@ -89,6 +89,8 @@ class PostgresDatabase implements Database {
     this.#pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.max ?? 10,
+      // Waiting forever for a pooled connection turns an overload into a hang; fail the request instead.
+      connectionTimeoutMillis: 10_000,
       options: `-c search_path=${schema}`,
     });
     // A pool error (e.g. the server restarted) must not crash the process; the next query reconnects.
@@ -139,6 +141,10 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
     await c.connect();
     try {
       await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    } catch (e) {
+      // Several nodes creating the schema at once: IF NOT EXISTS is not race-free in PostgreSQL.
+      const code = (e as { code?: string }).code;
+      if (code !== '23505' && code !== '42P06') throw e;
     } finally {
       await c.end();
     }

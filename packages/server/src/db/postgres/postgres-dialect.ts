@@ -58,6 +58,7 @@ export const postgresDialect: Dialect = {
   // advisory lock taken right before the append makes commit order equal sequence order, so a
   // consumer reading `seq > after` never skips an event that commits later.
   changeLogLock: 'SELECT pg_advisory_xact_lock(7420421)',
+  bootstrapLock: 'SELECT pg_advisory_xact_lock(7420420)',
   isUniqueViolation(e: unknown): boolean {
     return (e as { code?: string })?.code === '23505';
   },

@@ -55,6 +55,7 @@ export const sqliteDialect: Dialect = {
   nativeBoolean: false,
   // One writer at a time already: transactions are serialised by BEGIN IMMEDIATE.
   changeLogLock: '',
+  bootstrapLock: '',
   isUniqueViolation(e: unknown): boolean {
     const err = e as { code?: string; errcode?: number; message?: string };
     return (err?.errcode === 2067 || err?.errcode === 1555) || /UNIQUE constraint failed/.test(String(err?.message ?? ''));
