@@ -39,6 +39,9 @@ const db = new DatabaseSync(dbPath);
 db.exec('PRAGMA journal_mode = WAL');
 db.exec('PRAGMA synchronous = FULL'); // Basalt's durability setting: fsync on every commit
 db.exec('PRAGMA busy_timeout = 5000');
+// Basalt's cache settings, so the comparison measures the server, not the configuration.
+db.exec('PRAGMA cache_size = -32000');
+db.exec('PRAGMA temp_store = MEMORY');
 db.exec(`CREATE TABLE IF NOT EXISTS posts (
   id TEXT PRIMARY KEY,
   title TEXT NOT NULL DEFAULT '',
@@ -76,11 +79,10 @@ const viewStmt = db.prepare(`SELECT ${SELECT_COLS} FROM posts WHERE id = ?`);
 {
   const row = db.prepare('SELECT COUNT(*) AS n FROM posts').get() as { n: number };
   if (row.n === 0 && seedCount > 0) {
-    // Insert directly, in insertion order, with created = insertion time (as Basalt's autodate does).
+    // Insert directly, in seed order, with the seed's `created` (Basalt gets the same values).
     db.exec('BEGIN');
     for (const p of seedPosts(seedCount)) {
-      const ts = nowStamp();
-      insertStmt.run(p.id, p.title, p.body, p.views, p.published ? 1 : 0, ts, ts);
+      insertStmt.run(p.id, p.title, p.body, p.views, p.published ? 1 : 0, p.created, nowStamp());
     }
     db.exec('COMMIT');
   }
@@ -225,17 +227,19 @@ function handleCreate(req: IncomingMessage, res: ServerResponse): void {
     const text = b.body ?? '';
     const views = b.views ?? 0;
     const published = b.published ?? false;
+    const created = b.created ?? '';
     if (typeof title !== 'string' || typeof text !== 'string') return fail(res, 400, 'title/body must be strings.');
     if (typeof views !== 'number' || !Number.isFinite(views)) return fail(res, 400, 'views must be a number.');
     if (typeof published !== 'boolean') return fail(res, 400, 'published must be a boolean.');
+    if (typeof created !== 'string' || (created !== '' && Number.isNaN(Date.parse(created.replace(' ', 'T'))))) return fail(res, 400, 'created must be a date.');
     const id = newId();
     const ts = nowStamp();
     try {
-      insertStmt.run(id, title, text, views, published ? 1 : 0, ts, ts);
+      insertStmt.run(id, title, text, views, published ? 1 : 0, created, ts);
     } catch (e) {
       return fail(res, 400, `Failed to create record: ${(e as Error).message}`);
     }
-    send(res, 200, toRecord({ id, title, body: text, views, published: published ? 1 : 0, created: ts, updated: ts }));
+    send(res, 200, toRecord({ id, title, body: text, views, published: published ? 1 : 0, created, updated: ts }));
   });
 }
 

@@ -216,7 +216,8 @@ const POSTS_COLLECTION = {
     { name: 'body', type: 'text' },
     { name: 'views', type: 'number' },
     { name: 'published', type: 'bool' },
-    { name: 'created', type: 'autodate', onCreate: true },
+    // A date the seed sets, so both targets hold identical `created` values (the list sorts by it).
+    { name: 'created', type: 'date' },
     { name: 'updated', type: 'autodate', onCreate: true, onUpdate: true },
   ],
 };
@@ -297,7 +298,6 @@ async function seedBasalt(base: string, token: string, posts: PostInput[], notes
   }
   log('basalt: falling back to single creates');
   notes.push('seeded with single creates (batch failed)');
-  // Sequential so `created` follows insertion order exactly as in the bare baseline.
   for (const p of posts) {
     const rec = (await call(base, 'POST', RECORDS, p, token)) as { id: string };
     ids.push(rec.id);

@@ -4,13 +4,24 @@
  * Deterministic: a fixed-seed PRNG, so every run (and every target) sees identical data.
  */
 
-/** One `posts` row as the harness sends it (timestamps are set by the server at insertion). */
+/** One `posts` row as the harness sends it (`updated` is set by the server at insertion). */
 export interface PostInput {
   id: string;
   title: string;
   body: string;
   views: number;
   published: boolean;
+  /** Spread over a year, identical in both targets (the list scenario sorts by it). */
+  created: string;
+}
+
+/** Start of the `created` spread. */
+const CREATED_FROM = Date.UTC(2025, 0, 1);
+const YEAR_MS = 365 * 24 * 3600 * 1000;
+
+/** A timestamp in Basalt's format `2025-01-02 03:04:05.678Z`. */
+export function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ');
 }
 
 /** Number of posts seeded into each target. */
@@ -81,6 +92,7 @@ export function seedPosts(count: number = SEED_COUNT, seed: number = SEED): Post
       body: words(rand, 200),
       views: Math.floor(rand() * 1001),
       published: rand() < 0.5,
+      created: stamp(CREATED_FROM + Math.floor(rand() * YEAR_MS)),
     });
   }
   return posts;
@@ -102,6 +114,7 @@ export function createBodies(count: number, seed: number = SEED + 1): string[] {
         body: words(rand, 200),
         views: Math.floor(rand() * 1001),
         published: rand() < 0.5,
+        created: stamp(CREATED_FROM + Math.floor(rand() * YEAR_MS)),
       }),
     );
   }

@@ -188,10 +188,14 @@ export class RecordsService {
       params.push(...cc.params);
     }
     const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = await this.db.all(
-      `SELECT ${selectColumns(c, d.quoteIdent, alias)} FROM ${alias} ${whereSql} ORDER BY ${orderBy(d, alias, terms)} LIMIT ? OFFSET ?`,
-      [...params, perPage + 1, (page - 1) * perPage],
-    );
+    const order = orderBy(d, alias, terms);
+    // Late row lookup: find the page's ids first, sorting only ids and sort keys, then fetch the full
+    // rows of that page. Sorting whole rows (long text, JSON) is what made list pages slow; see
+    // docs/decisions/004-late-row-lookup.md. A random order cannot be repeated outside, so it sorts rows.
+    const sql = terms.some((t) => t.field === 'random')
+      ? `SELECT ${selectColumns(c, d.quoteIdent, alias)} FROM ${alias} ${whereSql} ORDER BY ${order} LIMIT ? OFFSET ?`
+      : `SELECT ${selectColumns(c, d.quoteIdent, alias)} FROM (SELECT ${alias}.id AS page_id FROM ${alias} ${whereSql} ORDER BY ${order} LIMIT ? OFFSET ?) AS page_ids JOIN ${alias} ON ${alias}.id = page_ids.page_id ORDER BY ${order}`;
+    const rows = await this.db.all(sql, [...params, perPage + 1, (page - 1) * perPage]);
     const hasMore = rows.length > perPage;
     if (hasMore) rows.pop();
     let totalItems = -1;

@@ -55,7 +55,7 @@ function parseItem(raw: unknown, i: number): BatchItem {
 export function registerBatchRoutes(app: FastifyInstance, deps: RestDeps): void {
   const { records, auth, maxBatchRequests } = deps;
   app.post('/api/batch', async (request, reply) => {
-    const body = (await readBody(request)) as { requests?: unknown } | undefined;
+    const body = readBody(request) as { requests?: unknown } | undefined;
     if (!body || typeof body !== 'object' || !Array.isArray(body.requests)) throw new BasaltError('batch_invalid', { message: 'The body must be {"requests": [...]}.' });
     if (body.requests.length === 0) throw new BasaltError('batch_invalid', { message: 'The batch has no requests.' });
     if (body.requests.length > maxBatchRequests) throw new BasaltError('batch_invalid', { message: `A batch holds at most ${maxBatchRequests} requests.` });

@@ -37,19 +37,19 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RestDeps): void
   });
 
   /** The write body: JSON as sent, or a form's fields cast to the field types. */
-  const writeBody = async (request: FastifyRequest<{ Params: Params }>): Promise<unknown> => {
-    const { body, form } = await readBodyWithKind(request);
+  const writeBody = (request: FastifyRequest<{ Params: Params }>): unknown => {
+    const { body, form } = readBodyWithKind(request);
     return form ? records.castForm(request.params.collection, body) : (body ?? {});
   };
 
   app.post<{ Params: Params }>('/api/collections/:collection/records', async (request, reply) => {
-    const body = await writeBody(request);
+    const body = writeBody(request);
     const ctx = await callContext(request, auth, body);
     return respond(request, reply, metrics, await records.create(ctx, request.params.collection, body, outputParams(request)));
   });
 
   app.patch<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request, reply) => {
-    const body = await writeBody(request);
+    const body = writeBody(request);
     const ctx = await callContext(request, auth, body);
     return respond(request, reply, metrics, await records.update(ctx, request.params.collection, request.params.id, body, outputParams(request)));
   });

@@ -3,15 +3,26 @@
  * `multipart/form-data`, which the PocketBase SDK uses for batches and forms: the part named
  * `@jsonPayload` holds JSON, other text parts are string values (repeated names become lists). File
  * parts are refused until file fields exist.
+ *
+ * Both are content-type parsers (busboy for forms), not plugins with hooks: a global hook costs every
+ * request, including the reads that never carry a body (docs/decisions/003).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import multipart from '@fastify/multipart';
+import busboy from 'busboy';
 import sjson from 'secure-json-parse';
 import { BasaltError } from '../../errors/index.ts';
 import { FORBIDDEN_KEYS } from '../../tools/index.ts';
 
-/** Largest number of multipart parts and of bytes in one text part. */
+/** Largest number of parts in one form. */
 const MAX_PARTS = 1000;
+
+/** The fields of a multipart form, as parsed. */
+export class FormBody {
+  readonly fields: Record<string, unknown>;
+  constructor(fields: Record<string, unknown>) {
+    this.fields = fields;
+  }
+}
 
 function parseJson(text: string): unknown {
   try {
@@ -19,6 +30,20 @@ function parseJson(text: string): unknown {
     return sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch (e) {
     throw new BasaltError('json_invalid', { cause: e });
+  }
+}
+
+function addField(out: Record<string, unknown>, name: string, value: string): void {
+  if (FORBIDDEN_KEYS.has(name)) throw new BasaltError('validation_failed', { message: `The form field "${name}" is not allowed.` });
+  if (name === '@jsonPayload') {
+    const json = parseJson(value);
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new BasaltError('validation_failed', { message: '@jsonPayload must be a JSON object.' });
+    Object.assign(out, json);
+  } else if (Object.hasOwn(out, name)) {
+    const prev = out[name];
+    out[name] = Array.isArray(prev) ? [...prev, value] : [prev, value];
+  } else {
+    out[name] = value;
   }
 }
 
@@ -34,51 +59,61 @@ export function registerBodyParsers(app: FastifyInstance, bodyLimit: number): vo
       done(e as Error, undefined);
     }
   });
-  void app.register(multipart, { limits: { fieldSize: bodyLimit, fields: MAX_PARTS, parts: MAX_PARTS, files: 1 }, throwFileSizeLimit: true });
-}
 
-/** True when the request carries a form (its body must be read with {@link readBody}). */
-export function isForm(request: FastifyRequest): boolean {
-  return request.isMultipart();
+  app.addContentTypeParser('multipart/form-data', (request, payload, done) => {
+    let finished = false;
+    const finish = (err: Error | null, value?: unknown) => {
+      if (finished) return;
+      finished = true;
+      if (err) payload.resume(); // drain, so the connection can answer
+      done(err, value);
+    };
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: request.headers, limits: { fieldSize: bodyLimit, fields: MAX_PARTS, parts: MAX_PARTS, files: MAX_PARTS } });
+    } catch (e) {
+      return finish(new BasaltError('bad_request', { message: 'Invalid multipart body.', cause: e }));
+    }
+    const fields: Record<string, unknown> = {};
+    let size = 0;
+    payload.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > bodyLimit) {
+        payload.unpipe(bb);
+        finish(new BasaltError('body_too_large'));
+      }
+    });
+    bb.on('field', (name, value, info) => {
+      if (finished) return;
+      if (info.valueTruncated || info.nameTruncated) return finish(new BasaltError('body_too_large'));
+      try {
+        addField(fields, name, value);
+      } catch (e) {
+        finish(e as Error);
+      }
+    });
+    bb.on('file', (_name, stream) => {
+      stream.resume();
+      finish(new BasaltError('unsupported_media_type', { message: 'File uploads are not supported yet.' }));
+    });
+    bb.on('partsLimit', () => finish(new BasaltError('body_too_large', { message: `A form holds at most ${MAX_PARTS} parts.` })));
+    bb.on('fieldsLimit', () => finish(new BasaltError('body_too_large', { message: `A form holds at most ${MAX_PARTS} fields.` })));
+    bb.on('error', (e) => finish(new BasaltError('bad_request', { message: 'Invalid multipart body.', cause: e })));
+    bb.on('close', () => finish(null, new FormBody({ ...fields })));
+    payload.pipe(bb);
+  });
 }
 
 /**
- * The request body as an object: the parsed JSON body, or the fields of a multipart form.
- * Answers `{ body, form }`; `form` tells the records layer to cast string values.
+ * The request body: the parsed JSON body, or the fields of a multipart form.
+ * `form` tells the records layer to cast the form's string values.
  */
-export async function readBodyWithKind(request: FastifyRequest): Promise<{ body: unknown; form: boolean }> {
-  if (!request.isMultipart()) return { body: request.body, form: false };
-  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  try {
-    for await (const part of request.parts()) {
-      if (part.type === 'file') {
-        part.file.resume();
-        throw new BasaltError('unsupported_media_type', { message: 'File uploads are not supported yet.' });
-      }
-      if (FORBIDDEN_KEYS.has(part.fieldname)) throw new BasaltError('validation_failed', { message: `The form field "${part.fieldname}" is not allowed.` });
-      const value = typeof part.value === 'string' ? part.value : String(part.value);
-      if (part.fieldname === '@jsonPayload') {
-        const json = parseJson(value);
-        if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new BasaltError('validation_failed', { message: '@jsonPayload must be a JSON object.' });
-        Object.assign(out, json);
-      } else if (part.fieldname in out) {
-        const prev = out[part.fieldname];
-        out[part.fieldname] = Array.isArray(prev) ? [...prev, value] : [prev, value];
-      } else {
-        out[part.fieldname] = value;
-      }
-    }
-  } catch (e) {
-    if (e instanceof BasaltError) throw e;
-    const code = (e as { code?: string }).code ?? '';
-    if (/LIMIT|TOO_LARGE/.test(code)) throw new BasaltError('body_too_large', { cause: e });
-    throw new BasaltError('bad_request', { message: 'The multipart body could not be read.', cause: e });
-  }
-  // A plain object again, so that later code can use ordinary property access.
-  return { body: { ...out }, form: true };
+export function readBodyWithKind(request: FastifyRequest): { body: unknown; form: boolean } {
+  const b = request.body;
+  return b instanceof FormBody ? { body: b.fields, form: true } : { body: b, form: false };
 }
 
 /** The request body (JSON or form fields) as parsed data. */
-export async function readBody(request: FastifyRequest): Promise<unknown> {
-  return (await readBodyWithKind(request)).body;
+export function readBody(request: FastifyRequest): unknown {
+  return readBodyWithKind(request).body;
 }
