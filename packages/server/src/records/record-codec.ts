@@ -47,13 +47,23 @@ export function encodeValue(field: Field, v: unknown): string | number | boolean
   }
 }
 
+type Decoder = { name: string; decode: (v: unknown) => unknown };
+const decoderCache = new WeakMap<Collection, Decoder[]>();
+
+/** Per-collection decoders, built once per definition (compile once, run many). */
+function decoders(c: Collection): Decoder[] {
+  let list = decoderCache.get(c);
+  if (!list) {
+    list = c.fields.filter((f) => !isSecretField(f)).map((f) => ({ name: f.name, decode: (v: unknown) => decodeValue(f, v) }));
+    decoderCache.set(c, list);
+  }
+  return list;
+}
+
 /** A stored row → API record, including hidden fields but never secrets. */
 export function rowToRecord(c: Collection, row: Record<string, unknown>): ApiRecord {
   const out: Record<string, unknown> = { collectionId: c.id, collectionName: c.name };
-  for (const f of c.fields) {
-    if (isSecretField(f)) continue;
-    out[f.name] = decodeValue(f, row[f.name]);
-  }
+  for (const d of decoders(c)) out[d.name] = d.decode(row[d.name]);
   return out as ApiRecord;
 }
 

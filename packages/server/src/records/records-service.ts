@@ -221,7 +221,23 @@ export class RecordsService {
   async view(ctx: CallContext, collection: string, id: string, out: OutputParams = {}): Promise<unknown> {
     const c = this.registry.get(collection);
     const row = await this.#fetch(this.db, c, id, ctx, 'viewRule');
-    return (await this.#present(ctx, c, [rowToRecord(c, row)], parseExpand(out.expand), parseFieldsParam(out.fields), this.db))[0];
+    const record = rowToRecord(c, row);
+    // The common case (no expand, no fields) skips the presentation pipeline's allocations.
+    if (!out.expand && !out.fields) return ctx.principal.kind === 'superuser' ? record : stripHidden(c, record);
+    return (await this.#present(ctx, c, [record], parseExpand(out.expand), parseFieldsParam(out.fields), this.db))[0];
+  }
+
+  readonly #byIdCache = new WeakMap<Collection, string>();
+
+  /** `SELECT <columns> FROM <table> WHERE <table>.id = ?`, built once per collection definition. */
+  #byIdSql(c: Collection): string {
+    let sql = this.#byIdCache.get(c);
+    if (sql === undefined) {
+      const alias = this.db.dialect.quoteIdent(c.name);
+      sql = `SELECT ${selectColumns(c, this.db.dialect.quoteIdent, alias)} FROM ${alias} WHERE ${alias}.id = ?`;
+      this.#byIdCache.set(c, sql);
+    }
+    return sql;
   }
 
   /** Read one row through a rule; 404 when missing or filtered out. */
@@ -230,8 +246,10 @@ export class RecordsService {
     const alias = d.quoteIdent(c.name);
     const rule = this.#ruleOrThrow(c, key, ctx, alias);
     if (!plausibleId(id)) throw new BasaltError('record_not_found');
-    const cond = rule.kind === 'sql' ? ` AND (${rule.sql})` : '';
-    const row = await ex.get(`SELECT ${selectColumns(c, d.quoteIdent, alias)} FROM ${alias} WHERE ${alias}.id = ?${cond}`, [id, ...(rule.kind === 'sql' ? rule.params : [])]);
+    const row = rule.kind === 'sql'
+      ? await ex.get(`${this.#byIdSql(c)} AND (${rule.sql})`, [id, ...rule.params])
+      // The same string object each time: the statement cache finds it without rehashing new text.
+      : await ex.get(this.#byIdSql(c), [id]);
     if (!row) throw new BasaltError('record_not_found');
     return row;
   }

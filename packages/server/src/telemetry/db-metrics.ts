@@ -14,27 +14,44 @@ import type { DbOperation, Metrics } from './metrics-registry.ts';
 export function instrumentDatabase(db: Database, metrics: Metrics): Database {
   const dialect = db.dialect.name;
 
-  function timed<T>(op: DbOperation, run: () => Promise<T>): Promise<T> {
-    const start = performance.now();
-    const done = () => metrics.observeDb(op, dialect, (performance.now() - start) / 1e3);
-    let p: Promise<T>;
-    try {
-      p = run();
-    } catch (e) {
-      done();
-      return Promise.reject(e);
-    }
-    // Observe on settle without changing what the caller sees (the rejection stays theirs to handle).
-    p.then(done, done);
-    return p;
-  }
-
+  // Awaiting inside the wrapper (instead of chaining handlers onto the caller's promise) keeps the
+  // per-call cost to one async frame; a rejection still reaches the caller unchanged.
   function wrap(ex: Executor): Executor {
     return {
-      all: <T extends Row = Row>(sql: string, params?: readonly SqlValue[]) => timed('all', () => ex.all<T>(sql, params)),
-      get: <T extends Row = Row>(sql: string, params?: readonly SqlValue[]) => timed('get', () => ex.get<T>(sql, params)),
-      run: (sql: string, params?: readonly SqlValue[]) => timed('run', () => ex.run(sql, params)),
+      async all<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+        const start = performance.now();
+        try {
+          return await ex.all<T>(sql, params);
+        } finally {
+          metrics.observeDb('all', dialect, (performance.now() - start) / 1e3);
+        }
+      },
+      async get<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+        const start = performance.now();
+        try {
+          return await ex.get<T>(sql, params);
+        } finally {
+          metrics.observeDb('get', dialect, (performance.now() - start) / 1e3);
+        }
+      },
+      async run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
+        const start = performance.now();
+        try {
+          return await ex.run(sql, params);
+        } finally {
+          metrics.observeDb('run', dialect, (performance.now() - start) / 1e3);
+        }
+      },
     };
+  }
+
+  async function timedTransaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await db.transaction((tx) => fn(wrap(tx)));
+    } finally {
+      metrics.observeDb('transaction', dialect, (performance.now() - start) / 1e3);
+    }
   }
 
   const direct = wrap(db);
@@ -42,7 +59,7 @@ export function instrumentDatabase(db: Database, metrics: Metrics): Database {
     ...direct,
     get dialect() { return db.dialect; },
     get description() { return db.description; },
-    transaction: <T>(fn: (tx: Executor) => Promise<T>) => timed('transaction', () => db.transaction((tx) => fn(wrap(tx)))),
+    transaction: timedTransaction,
     close: () => db.close(),
   };
 }

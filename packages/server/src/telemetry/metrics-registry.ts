@@ -60,21 +60,28 @@ export function createMetrics(): Metrics {
     name: METRIC_NAMES.dbDuration, help: 'Database call duration in seconds, by operation (all, get, run, transaction) and dialect.',
     labelNames: ['operation', 'dialect'] as const, buckets: DB_BUCKETS, registers: [registry],
   });
-  const httpChildren = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
+  // route → method → status → label children: lookups without building a key string per request.
+  // Bounded: routes are patterns, methods are folded, statuses are HTTP codes.
+  const httpChildren = new Map<string, Map<string, Map<number, { count: { inc(): void }; time: { observe(v: number): void } }>>>();
   const dbChildren = new Map<string, { observe(v: number): void }>();
   return {
     registry,
     observeRequest(method, route, status, seconds) {
       // Label children are cached: prom-client hashes a label object on every call otherwise, which
       // showed up in the view-by-id profile. Keys are bounded (methods × route patterns × statuses).
-      const key = `${method}\u0000${route}\u0000${status}`;
-      let child = httpChildren.get(key);
+      let byStatus = httpChildren.get(route)?.get(method);
+      let child = byStatus?.get(status);
       if (!child) {
         const m = method.toUpperCase();
         // Unknown methods would let a client mint label values; fold them into one.
         const labels = { method: METHODS.has(m) ? m : 'OTHER', route, status_class: statusClass(status) };
         child = { count: requests.labels(labels), time: duration.labels(labels) };
-        if (httpChildren.size < 10_000) httpChildren.set(key, child);
+        if (!byStatus) {
+          let byMethod = httpChildren.get(route);
+          if (!byMethod) httpChildren.set(route, (byMethod = new Map()));
+          byMethod.set(method, (byStatus = new Map()));
+        }
+        byStatus.set(status, child);
       }
       child.count.inc();
       child.time.observe(seconds);

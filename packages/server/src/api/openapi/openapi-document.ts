@@ -21,8 +21,8 @@ export interface OpenApiOptions {
 /** An OpenAPI document: plain JSON data. */
 export type OpenApiDocument = Record<string, unknown>;
 
-/** Largest `perPage` the list endpoints accept. */
-export const MAX_PER_PAGE = 500;
+/** Largest `perPage` the list endpoints accept (larger values are capped, as in PocketBase). */
+export const MAX_PER_PAGE = 1000;
 
 const SECURITY_SCHEME = 'authToken';
 const AUTH_REQUIRED = [{ [SECURITY_SCHEME]: [] }];

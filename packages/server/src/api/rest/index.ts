@@ -8,6 +8,7 @@ import { BasaltError } from '../../errors/index.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { registerIdempotency } from './idempotency.ts';
 import { registerBodyParsers } from './request-body.ts';
+import { labelRoutes } from './respond.ts';
 import { registerRecordRoutes } from './records-routes.ts';
 import { registerCollectionRoutes } from './collections-routes.ts';
 import { registerBatchRoutes } from './batch-routes.ts';
@@ -24,6 +25,7 @@ export function registerRestApi(app: FastifyInstance, deps: RestDeps): void {
   app.setNotFoundHandler((request, reply) => {
     sendProblem(reply.header('x-request-id', request.id), new BasaltError('not_found', { message: `No route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}.` }), deps.metrics, request);
   });
+  labelRoutes(app);
   registerBodyParsers(app, deps.bodyLimit);
   registerIdempotency(app, deps.db, deps.auth, deps.metrics);
   registerSystemRoutes(app, deps);

@@ -4,7 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BasaltError, errorCatalogue, isBasaltError, type ErrorCode } from '../../errors/index.ts';
-import { observeReply, type Metrics } from '../../telemetry/index.ts';
+import { observeReply, UNMATCHED_ROUTE, type Metrics } from '../../telemetry/index.ts';
 
 /** The problem+json body for an error. */
 export function problemBody(e: BasaltError): Record<string, unknown> {
@@ -68,6 +68,6 @@ function handleError(metrics: Metrics, error: FastifyError, request: FastifyRequ
 /** Send a BasaltError as problem+json (from hooks and handlers that answer themselves). */
 export function sendProblem(reply: FastifyReply, e: BasaltError, metrics?: Metrics, request?: FastifyRequest): FastifyReply {
   reply.code(e.status);
-  if (metrics && request) observeReply(metrics, request, reply);
+  if (metrics && request) observeReply(metrics, request, reply, request.routeLabel ?? UNMATCHED_ROUTE);
   return reply.type('application/problem+json; charset=utf-8').send(problemBody(e));
 }

@@ -17,8 +17,13 @@ function toSqlite(v: SqlValue): SQLInputValue {
   return v;
 }
 
+const NO_PARAMS: SQLInputValue[] = [];
+
 function bind(params: readonly SqlValue[] | undefined): SQLInputValue[] {
-  return params ? params.map(toSqlite) : [];
+  if (!params || params.length === 0) return NO_PARAMS;
+  // Copy only when a boolean needs converting; most parameter lists pass through as they are.
+  for (let i = 0; i < params.length; i++) if (typeof params[i] === 'boolean') return params.map(toSqlite);
+  return params as SQLInputValue[];
 }
 
 /** A tiny FIFO lock: SQLite has one writer, so write transactions take turns in-process. */
