@@ -141,7 +141,7 @@ describe('buildOpenApiDocument', () => {
     const list = doc.paths['/api/collections/posts/records'].get;
     const params = list.parameters.map((p: Obj) => doc.components.parameters[p.$ref.split('/').pop()].name);
     assert.deepEqual(params.sort(), ['If-None-Match', 'cursor', 'expand', 'fields', 'filter', 'page', 'perPage', 'skipTotal', 'sort'].sort());
-    assert.equal(doc.components.parameters.perPage.schema.maximum, 500);
+    assert.equal(doc.components.parameters.perPage.schema.maximum, 1000);
     assert.ok(list.responses['200'].headers.ETag);
     assert.ok(list.responses['304']);
     const listSchema = schemas.PostsListResult;
