@@ -67,6 +67,8 @@ function plausibleId(id: string): boolean {
 }
 
 type RuleSql = { kind: 'allow' } | { kind: 'deny' } | { kind: 'sql'; sql: string; params: SqlValue[] };
+const ALLOW: RuleSql = Object.freeze({ kind: 'allow' });
+const DENY: RuleSql = Object.freeze({ kind: 'deny' });
 
 /** The records service. */
 export class RecordsService {
@@ -132,9 +134,9 @@ export class RecordsService {
 
   /** Compile a rule for a principal: allow, deny, or a SQL condition. */
   #rule(c: Collection, rule: Rule, ctx: CallContext, alias: string): RuleSql {
-    if (ctx.principal.kind === 'superuser') return { kind: 'allow' };
-    if (rule === null) return { kind: 'deny' };
-    if (rule === '') return { kind: 'allow' };
+    if (ctx.principal.kind === 'superuser') return ALLOW;
+    if (rule === null) return DENY;
+    if (rule === '') return ALLOW;
     const { sql, params } = compileToSql(this.parse(rule), {
       dialect: this.db.dialect, schema: this.#lookup(), collection: c.name, tableAlias: alias, request: ctx.request, allowHidden: true,
     });

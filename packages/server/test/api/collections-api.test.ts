@@ -20,6 +20,10 @@ for (const dialect of dialects()) {
         expectedStatus: 200, expectedContent: ['"items":[', '"name":"_superusers"', '"name":"notes"', '"totalItems":2'],
       },
       {
+        name: 'Authorization also takes "Bearer <token>"', method: 'GET', url: '/api/collections', auth: (t) => `Bearer ${t.superuserToken}`,
+        expectedStatus: 200, expectedContent: ['"name":"notes"'],
+      },
+      {
         name: 'view a collection by name', method: 'GET', url: '/api/collections/notes', auth: 'superuser',
         expectedStatus: 200, expectedContent: ['"name":"notes"', '"fields":[', '"name":"id"'],
       },

@@ -4,7 +4,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { BasaltError } from '../../errors/index.ts';
-import type { CallContext, Principal } from '../../records/index.ts';
+import { ANONYMOUS, type CallContext, type Principal } from '../../records/index.ts';
 import type { RequestContext } from '../../rules/index.ts';
 import type { AuthService } from '../../auth/index.ts';
 
@@ -18,6 +18,13 @@ declare module 'fastify' {
 export async function principalOf(request: FastifyRequest, auth: AuthService): Promise<Principal> {
   if (!request.principal) request.principal = await auth.principalFromHeader(request.headers.authorization);
   return request.principal;
+}
+
+/** Like {@link principalOf}, without a promise for requests that carry no credentials (the hot path). */
+function principalNow(request: FastifyRequest, auth: AuthService): Principal | Promise<Principal> {
+  if (request.principal) return request.principal;
+  if (request.headers.authorization === undefined) return (request.principal = ANONYMOUS);
+  return principalOf(request, auth);
 }
 
 /** Require a superuser. */
@@ -79,8 +86,9 @@ class LazyRequestContext implements RequestContext {
   }
 }
 
-/** The call context for the records service. */
-export async function callContext(request: FastifyRequest, auth: AuthService, body?: unknown): Promise<CallContext> {
-  const principal = await principalOf(request, auth);
-  return { principal, request: new LazyRequestContext(request, principal, body) };
+/** The call context for the records service (synchronous for anonymous requests). */
+export function callContext(request: FastifyRequest, auth: AuthService, body?: unknown): CallContext | Promise<CallContext> {
+  const p = principalNow(request, auth);
+  if (p instanceof Promise) return p.then((principal) => ({ principal, request: new LazyRequestContext(request, principal, body) }));
+  return { principal: p, request: new LazyRequestContext(request, p, body) };
 }

@@ -137,9 +137,12 @@ class SqliteDatabase implements Database {
   }
 }
 
+/** `SELECT …` or `WITH …` (Basalt's SQL never starts with whitespace); no allocation, it runs per query. */
 function isReadOnly(sql: string): boolean {
-  const head = sql.trimStart().slice(0, 6).toUpperCase();
-  return head === 'SELECT' || head.startsWith('WITH');
+  const c = sql.charCodeAt(0) | 0x20;
+  if (c === 0x73) return (sql.charCodeAt(1) | 0x20) === 0x65 && (sql.charCodeAt(2) | 0x20) === 0x6c && (sql.charCodeAt(3) | 0x20) === 0x65 && (sql.charCodeAt(4) | 0x20) === 0x63 && (sql.charCodeAt(5) | 0x20) === 0x74; // select
+  if (c === 0x77) return (sql.charCodeAt(1) | 0x20) === 0x69 && (sql.charCodeAt(2) | 0x20) === 0x74 && (sql.charCodeAt(3) | 0x20) === 0x68; // with
+  return false;
 }
 
 /** Open (and create) an SQLite database in WAL mode. */
