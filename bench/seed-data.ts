@@ -77,6 +77,17 @@ function words(rand: () => number, minChars: number): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
+/** One post's fields, drawn from `rand`. */
+function randomPost(rand: () => number): Omit<PostInput, 'id'> {
+  return {
+    title: words(rand, 30),
+    body: words(rand, 200),
+    views: Math.floor(rand() * 1001),
+    published: rand() < 0.5,
+    created: stamp(CREATED_FROM + Math.floor(rand() * YEAR_MS)),
+  };
+}
+
 /** The 10,000 seed posts (ids are 15-char [a-z0-9], PocketBase style). */
 export function seedPosts(count: number = SEED_COUNT, seed: number = SEED): PostInput[] {
   const rand = prng(seed);
@@ -86,14 +97,7 @@ export function seedPosts(count: number = SEED_COUNT, seed: number = SEED): Post
     const id = idFrom(rand);
     if (seen.has(id)) continue;
     seen.add(id);
-    posts.push({
-      id,
-      title: words(rand, 30),
-      body: words(rand, 200),
-      views: Math.floor(rand() * 1001),
-      published: rand() < 0.5,
-      created: stamp(CREATED_FROM + Math.floor(rand() * YEAR_MS)),
-    });
+    posts.push({ id, ...randomPost(rand) });
   }
   return posts;
 }
@@ -108,15 +112,7 @@ export function createBodies(count: number, seed: number = SEED + 1): string[] {
   const rand = prng(seed);
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
-    out.push(
-      JSON.stringify({
-        title: words(rand, 30),
-        body: words(rand, 200),
-        views: Math.floor(rand() * 1001),
-        published: rand() < 0.5,
-        created: stamp(CREATED_FROM + Math.floor(rand() * YEAR_MS)),
-      }),
-    );
+    out.push(JSON.stringify(randomPost(rand)));
   }
   return out;
 }

@@ -11,7 +11,7 @@
 import type { Dialect, SqlValue } from '../db/index.ts';
 import type { Expr } from './rules-ast.ts';
 import { planToPredicate } from './rules-eval.ts';
-import { resolvePlan } from './rules-plan.ts';
+import { resolvePlan, type PlanFieldInfo, type PlanSchema } from './rules-plan.ts';
 import { planToSql } from './rules-sql.ts';
 
 export type { Expr, Operand, CompareExpr, LogicalExpr, CompareOp, Modifier, MacroName, RequestSource } from './rules-ast.ts';
@@ -22,22 +22,9 @@ import type { RequestContext } from './rules-values.ts';
 export type { RequestContext };
 
 /** What the compilers need to know about a field. `kind` is the stored kind; `multi` = JSON array of strings. */
-export interface FieldInfo {
-  name: string;
-  kind: 'text' | 'number' | 'bool' | 'json' | 'date';
-  multi: boolean;
-  /** Target collection NAME of a relation field. */
-  relation?: string;
-  hidden?: boolean;
-}
-
+export type FieldInfo = PlanFieldInfo;
 /** Schema access for the compilers (implemented by the records layer). */
-export interface SchemaLookup {
-  /** A field of a collection, including `id` (text); undefined = unknown (filter_invalid). */
-  field(collection: string, name: string): FieldInfo | undefined;
-  /** Whether a collection exists; its table has the same name. */
-  hasCollection(name: string): boolean;
-}
+export type SchemaLookup = PlanSchema;
 
 
 /** Options of {@link compileToSql}. */

@@ -9,18 +9,21 @@ import { RULE_LIMITS } from './rules-ast.ts';
 import { invalid } from './rules-errors.ts';
 import { operandValues, pairDomain, coerce, type ColumnKind, type SideType, type RequestValues } from './rules-values.ts';
 
-/** What the compilers need to know about a field (see the public `FieldInfo`). */
+/** What the compilers need to know about a field. */
 export interface PlanFieldInfo {
   name: string;
   kind: 'text' | 'number' | 'bool' | 'json' | 'date';
   multi: boolean;
+  /** Target collection NAME of a relation field. */
   relation?: string;
   hidden?: boolean;
 }
 
-/** Schema access (see the public `SchemaLookup`). */
+/** Schema access for the compilers (implemented by the records layer). */
 export interface PlanSchema {
+  /** A field of a collection, including `id` (text); undefined = unknown (filter_invalid). */
   field(collection: string, name: string): PlanFieldInfo | undefined;
+  /** Whether a collection exists; its table has the same name. */
   hasCollection(name: string): boolean;
 }
 

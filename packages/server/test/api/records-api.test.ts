@@ -1,6 +1,6 @@
 import { describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { dialects } from '../support/databases.ts';
+import { dialects, type DialectName } from '../support/databases.ts';
 import { startTestApp, createCollection, createRecord, type TestApp } from '../support/app.ts';
 import { runScenarios } from '../support/scenario.ts';
 
@@ -44,16 +44,20 @@ async function seedBlog(t: TestApp) {
   return { ada, bob, posts };
 }
 
+/** A fresh app with the blog seeded, for the suite around the call. */
+function useBlog(dialect: DialectName): () => TestApp {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp(dialect);
+    await seedBlog(t);
+  });
+  after(async () => t.dispose());
+  return () => t;
+}
+
 for (const dialect of dialects()) {
   describe(`records API (${dialect})`, () => {
-    let t: TestApp;
-    before(async () => {
-      t = await startTestApp(dialect);
-      await seedBlog(t);
-    });
-    after(async () => t.dispose());
-
-    runScenarios(() => t, [
+    runScenarios(useBlog(dialect), [
       {
         name: 'list applies the list rule for anonymous callers',
         method: 'GET', url: '/api/collections/posts/records?perPage=100',
@@ -153,14 +157,7 @@ for (const dialect of dialects()) {
   });
 
   describe(`keyset cursor (${dialect})`, () => {
-    let t: TestApp;
-    before(async () => {
-      t = await startTestApp(dialect);
-      await seedBlog(t);
-    });
-    after(async () => t.dispose());
-
-    runScenarios(() => t, [
+    runScenarios(useBlog(dialect), [
       {
         name: 'walking with nextCursor visits every visible record exactly once, in order',
         method: 'GET', url: '/api/collections/posts/records?perPage=1', expectedStatus: 200,
