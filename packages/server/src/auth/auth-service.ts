@@ -34,13 +34,18 @@ export class AuthService {
     if (typeof identity !== 'string' || identity === '' || identity.length > 254) problems.identity = { code: 'validation_required', message: 'Cannot be blank.' };
     if (typeof password !== 'string' || password === '' || password.length > 1024) problems.password = { code: 'validation_required', message: 'Cannot be blank.' };
     if (Object.keys(problems).length) throw new BasaltError('validation_failed', { data: problems });
-    const row = await this.#records.findRawBy(c.name, 'email', (identity as string).toLowerCase() === identity ? (identity as string) : (identity as string));
+    const row = await this.#records.findRawBy(c.name, 'email', identity as string);
     const hash = typeof row?.password === 'string' ? row.password : await dummyPasswordHash();
     const ok = await verifyPassword(password as string, hash);
     if (!row || !ok) throw new BasaltError('auth_failed');
-    const token = await this.#tokens.issue({ id: String(row.id), tokenKey: String(row.tokenKey) }, c.id);
     const principal: Principal = c.name === '_superusers' ? { kind: 'superuser', record: { id: row.id } } : { kind: 'record', collection: c.name, record: { id: row.id } };
-    return { token, record: await this.#records.present({ principal, request: emptyRequest() }, c, row) };
+    const record = (await this.#records.present({ principal, request: emptyRequest() }, c, row)) as Record<string, unknown>;
+    // The auth rule: an extra condition the record must meet to sign in (`null` = nobody can).
+    if (c.name !== '_superusers' && !(await this.#records.passesRule(c, c.authRule ?? '', String(row.id), { ...principal, record } as Principal))) {
+      throw new BasaltError('auth_failed');
+    }
+    const token = await this.#tokens.issue({ id: String(row.id), tokenKey: String(row.tokenKey) }, c.id);
+    return { token, record };
   }
 
   /** Resolve the principal of a request from its `Authorization` header (bare token or `Bearer …`). */

@@ -33,7 +33,8 @@ export function parseSort(c: Collection, sort: string | undefined, allowHidden: 
       }
       const name = m[2] === '@rowid' ? 'id' : m[2];
       const field = c.fields.find((f) => f.name === name);
-      if (!field || isSecretField(field) || (field.hidden && !allowHidden)) throw new BasaltError('sort_invalid', { message: `Unknown sort field "${name}".` });
+      const isPrivate = field && (field.hidden || (c.type === 'auth' && field.name === 'email'));
+      if (!field || isSecretField(field) || (isPrivate && !allowHidden)) throw new BasaltError('sort_invalid', { message: `Unknown sort field "${name}".` });
       const shape = storageShape(field);
       if (shape.kind === 'json') throw new BasaltError('sort_invalid', { message: `Cannot sort by the ${shape.multi ? 'multi-value' : 'json'} field "${name}".` });
       terms.push({ field, desc: m[1] === '-' });

@@ -25,7 +25,10 @@ export function schemaLookup(find: (idOrName: string) => Collection | undefined)
       const c = find(collection);
       const f = c?.fields.find((x) => x.name === name);
       if (!c || !f || isSecretField(f)) return undefined;
-      return fieldInfo(find, f);
+      const info = fieldInfo(find, f);
+      // An auth record's email is private unless it opts in: callers' filters cannot probe it (rules can).
+      if (c.type === 'auth' && f.name === 'email') info.hidden = true;
+      return info;
     },
     hasCollection(name: string): boolean {
       const c = find(name);

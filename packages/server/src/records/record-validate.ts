@@ -4,7 +4,7 @@
  * Compiled per collection version, run per request.
  */
 import { BasaltError, type FieldErrors } from '../errors/index.ts';
-import { FORBIDDEN_KEYS, ID_PATTERN, formatTimestamp, hashPassword, newId, normalizeTimestamp } from '../tools/index.ts';
+import { FORBIDDEN_KEYS, ID_PATTERN, formatTimestamp, hashPassword, newId, normalizeTimestamp, verifyPassword } from '../tools/index.ts';
 import { isMultiValued, zeroValue, type Collection, type Field } from '../schema/index.ts';
 
 /** Largest JSON field value, in bytes of its JSON text, when the field sets no `maxSize`. */
@@ -157,17 +157,37 @@ function check(field: Field, v: unknown): { code: string; message: string } | un
   }
 }
 
+/** Who is writing, for the auth fields that only some callers may set. */
+export interface WriteAuthority {
+  /** A superuser, or a caller the collection's manageRule admits: may set `verified`, `email`, `password` freely. */
+  privileged: boolean;
+  /** On update of an auth record: its stored password hash, to check `oldPassword` against. */
+  passwordHash?: string;
+}
+
+/** Auth fields a non-privileged caller may not set (mass assignment): `verified` always, `email` on update. */
+function authFieldGuard(c: Collection, body: Record<string, unknown>, existing: Record<string, unknown> | undefined, who: WriteAuthority, errors: FieldErrors): void {
+  if (c.type !== 'auth' || who.privileged) return;
+  if ('verified' in body && body.verified !== (existing?.verified ?? false)) {
+    errors.verified = { code: 'validation_forbidden_field', message: 'Only superusers (or the manage rule) can change this field.' };
+  }
+  if (existing && 'email' in body && body.email !== existing.email) {
+    errors.email = { code: 'validation_forbidden_field', message: 'The email can only be changed by superusers (or the manage rule).' };
+  }
+}
+
 /**
  * Validate a create (`existing` undefined) or update body and produce the values to write.
  * Throws `validation_failed` with every field's problem at once.
  */
-export async function prepareWrite(c: Collection, body: unknown, existing?: Record<string, unknown>): Promise<PreparedWrite> {
+export async function prepareWrite(c: Collection, body: unknown, existing?: Record<string, unknown>, who: WriteAuthority = { privileged: true }): Promise<PreparedWrite> {
   if (!isPlainObject(body)) throw new BasaltError('validation_failed', { message: 'The request body must be a JSON object.' });
   const errors: FieldErrors = {};
   const fieldsByName = new Map(c.fields.map((f) => [f.name, f]));
   const submitted = new Map<Field, unknown>();
   const modifiers: { field: Field; op: '+' | '-'; value: unknown; prepend: boolean }[] = [];
   const isAuth = c.type === 'auth';
+  authFieldGuard(c, body, existing, who, errors);
 
   for (const [key, raw] of Object.entries(body)) {
     if (FORBIDDEN_KEYS.has(key)) {
@@ -253,8 +273,12 @@ export async function prepareWrite(c: Collection, body: unknown, existing?: Reco
       }
       const problem = check(f, v);
       if (problem) errors[f.name] = problem;
-      else if (isAuth && 'passwordConfirm' in body && body.passwordConfirm !== v) errors.passwordConfirm = { code: 'validation_values_mismatch', message: 'Values don\'t match.' };
-      else values[f.name] = await hashPassword(v as string);
+      else if (isAuth && (!existing || !who.privileged) && body.passwordConfirm !== v) {
+        // PocketBase asks for the password twice on sign-up and on every change a user makes.
+        errors.passwordConfirm = { code: 'validation_values_mismatch', message: 'Values don\'t match.' };
+      } else if (isAuth && existing && !who.privileged && !(typeof body.oldPassword === 'string' && who.passwordHash && (await verifyPassword(body.oldPassword, who.passwordHash)))) {
+        errors.oldPassword = { code: 'validation_invalid_old_password', message: 'Missing or invalid old password.' };
+      } else values[f.name] = await hashPassword(v as string);
       continue;
     }
     if (!errors[f.name]) {

@@ -113,7 +113,7 @@ export class RecordsService {
     }
     const lookup = schemaLookup((k) => byKey.get(k) ?? byKey.get(k.toLowerCase()));
     const errors: Record<string, { code: string; message: string }> = {};
-    for (const key of ['listRule', 'viewRule', 'createRule', 'updateRule', 'deleteRule'] as const) {
+    for (const key of ['listRule', 'viewRule', 'createRule', 'updateRule', 'deleteRule', 'authRule', 'manageRule'] as const) {
       const rule = c[key];
       if (!rule) continue;
       try {
@@ -225,7 +225,7 @@ export class RecordsService {
     const row = await this.#fetch(this.db, c, id, ctx, 'viewRule');
     const record = rowToRecord(c, row);
     // The common case (no expand, no fields) skips the presentation pipeline's allocations.
-    if (!out.expand && !out.fields) return ctx.principal.kind === 'superuser' ? record : stripHidden(c, record);
+    if (!out.expand && !out.fields) return ctx.principal.kind === 'superuser' ? record : hideEmail(c, stripHidden(c, record), ctx.principal);
     return (await this.#present(ctx, c, [record], parseExpand(out.expand), parseFieldsParam(out.fields), this.db))[0];
   }
 
@@ -262,7 +262,8 @@ export class RecordsService {
     const rule = this.#ruleOrThrow(c, 'createRule', ctx, this.db.dialect.quoteIdent(c.name));
     const expandTree = parseExpand(out.expand);
     const fieldsTree = parseFieldsParam(out.fields);
-    const prepared = await prepareWrite(c, body);
+    // Creating auth records with `verified` set is for superusers; the manage rule applies to updates.
+    const prepared = await prepareWrite(c, body, undefined, { privileged: ctx.principal.kind === 'superuser' });
     return this.#inTx(tx, async (ex) => {
       await this.#checkRelations(ex, prepared.relationChecks);
       await this.#checkUnique(ex, c, prepared.values, null);
@@ -292,7 +293,10 @@ export class RecordsService {
     return this.#inTx(tx, async (ex) => {
       const row = await this.#fetch(ex, c, id, ctx, 'updateRule');
       const existing = rowToRecord(c, row);
-      const prepared = await prepareWrite(c, body, existing);
+      const authority = c.type === 'auth'
+        ? { privileged: await this.#mayManage(ex, c, id, ctx), passwordHash: typeof row.password === 'string' ? row.password : undefined }
+        : { privileged: true };
+      const prepared = await prepareWrite(c, body, existing, authority);
       await this.#checkRelations(ex, prepared.relationChecks);
       await this.#checkUnique(ex, c, prepared.values, id);
       await this.hooks.run({ op: 'update', collection: c, record: prepared.values, original: existing, principal: ctx.principal, tx: ex }, async () => {
@@ -302,6 +306,15 @@ export class RecordsService {
       await this.#log(ex, [{ collection: c.name, recordId: id, op: 'update', data: logData(c, stored) }]);
       return (await this.#present(ctx, c, [rowToRecord(c, stored)], expandTree, fieldsTree, ex))[0];
     });
+  }
+
+  /** Superusers, and callers the auth collection's manage rule admits for this record. */
+  async #mayManage(ex: Executor, c: Collection, id: string, ctx: CallContext): Promise<boolean> {
+    if (ctx.principal.kind === 'superuser') return true;
+    const alias = this.db.dialect.quoteIdent(c.name);
+    const rule = this.#rule(c, c.manageRule ?? null, ctx, alias);
+    if (rule.kind !== 'sql') return rule.kind === 'allow';
+    return (await ex.get(`SELECT 1 AS ok FROM ${alias} WHERE ${alias}.id = ? AND (${rule.sql})`, [id, ...rule.params])) !== undefined;
   }
 
   /** Delete a record, applying relation cascades. */
@@ -463,13 +476,13 @@ export class RecordsService {
   async #present(ctx: CallContext, c: Collection, records: ApiRecord[], expand: ExpandTree | undefined, fields: ReturnType<typeof parseFieldsParam>, ex: Executor): Promise<unknown[]> {
     if (expand && records.length) await this.#expand(ctx, c, records, expand, ex, 0);
     const isSuper = ctx.principal.kind === 'superuser';
-    let out: unknown[] = isSuper ? records : records.map((r) => this.#stripDeep(c, r));
+    let out: unknown[] = isSuper ? records : records.map((r) => this.#stripDeep(c, r, ctx.principal));
     if (fields) out = out.map((r) => pickFields(r, fields));
     return out;
   }
 
-  #stripDeep(c: Collection, r: ApiRecord): ApiRecord {
-    const out = stripHidden(c, r);
+  #stripDeep(c: Collection, r: ApiRecord, principal: Principal): ApiRecord {
+    const out = hideEmail(c, stripHidden(c, r), principal);
     const exp = out.expand as Record<string, unknown> | undefined;
     if (exp) {
       const next: Record<string, unknown> = {};
@@ -477,7 +490,7 @@ export class RecordsService {
         const strip = (x: unknown) => {
           const rec = x as ApiRecord;
           const col = this.registry.find(rec.collectionId);
-          return col ? this.#stripDeep(col, rec) : rec;
+          return col ? this.#stripDeep(col, rec, principal) : rec;
         };
         next[k] = Array.isArray(v) ? v.map(strip) : strip(v);
       }
@@ -567,6 +580,16 @@ export class RecordsService {
     return out;
   }
 
+  /** Whether record `id` of `c` satisfies `rule` for `principal` (`null` = never, `""` = always). */
+  async passesRule(c: Collection, rule: Rule, id: string, principal: Principal): Promise<boolean> {
+    if (rule === null) return false;
+    if (rule === '') return true;
+    const alias = this.db.dialect.quoteIdent(c.name);
+    const request = { ...emptyRequest(), auth: principal.kind === 'anonymous' ? null : principal.record };
+    const { sql, params } = compileToSql(this.parse(rule), { dialect: this.db.dialect, schema: this.#lookup(), collection: c.name, tableAlias: alias, request, allowHidden: true });
+    return (await this.db.get(`SELECT 1 AS ok FROM ${alias} WHERE ${alias}.id = ? AND (${sql})`, [id, ...params])) !== undefined;
+  }
+
   /** Raw row access for trusted internal callers (auth): no rules, secrets included. */
   async findRawBy(collection: string, field: string, value: SqlValue): Promise<Record<string, unknown> | undefined> {
     const c = this.registry.get(collection);
@@ -580,6 +603,17 @@ export class RecordsService {
   async present(ctx: CallContext, c: Collection, row: Record<string, unknown>): Promise<unknown> {
     return (await this.#present(ctx, c, [rowToRecord(c, row)], undefined, undefined, this.db))[0];
   }
+}
+
+/**
+ * An auth record's email is shown only to superusers, to the record itself, and to others when the
+ * record opted in with `emailVisibility` (PocketBase semantics).
+ */
+function hideEmail(c: Collection, r: ApiRecord, principal: Principal): ApiRecord {
+  if (c.type !== 'auth' || r.emailVisibility === true || !('email' in r)) return r;
+  if (principal.kind === 'record' && principal.collection === c.name && principal.record.id === r.id) return r;
+  const { email: _hidden, ...rest } = r;
+  return rest as ApiRecord;
 }
 
 /** Change-log data: the stored record without secrets. */

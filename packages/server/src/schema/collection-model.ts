@@ -91,6 +91,10 @@ export interface Collection {
   createRule: Rule;
   updateRule: Rule;
   deleteRule: Rule;
+  /** Auth collections: extra condition a record must meet to sign in (`""` = none, `null` = nobody). */
+  authRule?: Rule;
+  /** Auth collections: who may manage other records' auth fields (email, verified, password) besides superusers. */
+  manageRule?: Rule;
   created: string;
   updated: string;
 }

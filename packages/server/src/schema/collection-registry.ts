@@ -7,7 +7,7 @@ import { BasaltError } from '../errors/index.ts';
 import { appendChanges, type Database, type Executor } from '../db/index.ts';
 import { formatTimestamp } from '../tools/index.ts';
 import type { Collection, Field, RelationField } from './collection-model.ts';
-import { idField, normalizeCollection } from './collection-validate.ts';
+import { authFields, idField, normalizeCollection } from './collection-validate.ts';
 import { planCreate, planDrop, planUpdate, type DdlStep } from './collection-ddl.ts';
 
 /** A schema change, as reported to listeners (automigrate, caches). */
@@ -187,11 +187,7 @@ export class CollectionRegistry {
       system: true,
       fields: [
         idField(),
-        { id: 'password901924565', name: 'password', type: 'password', system: true, hidden: true, required: true, min: 8, max: 256 },
-        { id: 'text2504183744', name: 'tokenKey', type: 'text', system: true, hidden: true, required: true, min: 30, max: 60 },
-        { id: 'email3885137012', name: 'email', type: 'email', system: true, required: true, unique: true, exceptDomains: [], onlyDomains: [] },
-        { id: 'bool1547992806', name: 'emailVisibility', type: 'bool', system: true },
-        { id: 'bool256245529', name: 'verified', type: 'bool', system: true },
+        ...authFields(),
         { id: 'autodate2990389176', name: 'created', type: 'autodate', system: true, onCreate: true, onUpdate: false },
         { id: 'autodate3332085495', name: 'updated', type: 'autodate', system: true, onCreate: true, onUpdate: true },
       ],
@@ -201,6 +197,8 @@ export class CollectionRegistry {
       createRule: null,
       updateRule: null,
       deleteRule: null,
+      authRule: '',
+      manageRule: null,
       created: now,
       updated: now,
     };

@@ -41,6 +41,19 @@ export function idField(): Field {
   };
 }
 
+/** The system fields of every auth collection (PocketBase's), in order after `id`. */
+export function authFields(): Field[] {
+  return [
+    { id: 'password901924565', name: 'password', type: 'password', system: true, hidden: true, required: true, min: 8, max: 256 },
+    { id: 'text2504183744', name: 'tokenKey', type: 'text', system: true, hidden: true, required: true, min: 30, max: 60 },
+    { id: 'email3885137012', name: 'email', type: 'email', system: true, required: true, unique: true, exceptDomains: [], onlyDomains: [] },
+    { id: 'bool1547992806', name: 'emailVisibility', type: 'bool', system: true },
+    { id: 'bool256245529', name: 'verified', type: 'bool', system: true },
+  ];
+}
+
+const AUTH_FIELD_NAMES = new Set(['password', 'tokenkey', 'email', 'emailvisibility', 'verified']);
+
 class Problems {
   readonly errors: FieldErrors = {};
   add(path: string, code: string, message: string): void {
@@ -266,8 +279,9 @@ function normalizeIndexes(p: Problems, raw: unknown, fields: Field[]): IndexDef[
 }
 
 const COLLECTION_KEYS = new Set(['id', 'name', 'type', 'system', 'fields', 'indexes', 'created', 'updated', ...RULE_KEYS,
+  'authRule', 'manageRule',
   // PocketBase auth-collection options we accept and ignore for now.
-  'authRule', 'manageRule', 'authAlias', 'oauth2', 'passwordAuth', 'mfa', 'otp', 'authToken', 'passwordResetToken', 'emailChangeToken', 'verificationToken', 'fileToken', 'authTemplate', 'verificationTemplate', 'resetPasswordTemplate', 'confirmEmailChangeTemplate', 'viewQuery']);
+  'authAlias', 'oauth2', 'passwordAuth', 'mfa', 'otp', 'authToken', 'passwordResetToken', 'emailChangeToken', 'verificationToken', 'fileToken', 'authTemplate', 'verificationTemplate', 'resetPasswordTemplate', 'confirmEmailChangeTemplate', 'viewQuery']);
 
 /**
  * Validate and normalise a collection body. With `existing`, the body is a PATCH over it: members
@@ -286,7 +300,8 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
   if (existing?.system && body.name !== undefined && body.name !== existing.name) p.add('name', 'validation_system_collection', 'System collections cannot be renamed.');
   const type = body.type ?? existing?.type ?? 'base';
   if (existing && type !== existing.type) p.add('type', 'validation_type_change', 'The type of an existing collection cannot change.');
-  if (!existing && type !== 'base') p.add('type', 'validation_invalid_type', 'Only "base" collections can be created here; auth collections arrive with the identity module.');
+  if (type !== 'base' && type !== 'auth') p.add('type', 'validation_invalid_type', 'The type must be "base" or "auth".');
+  const isAuth = type === 'auth';
 
   const rawFields = body.fields ?? existing?.fields ?? [];
   if (!Array.isArray(rawFields) || rawFields.length > MAX_FIELDS) {
@@ -311,6 +326,8 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
         return;
       }
       if (!existing && raw.name === 'id') return; // the id field is always added below
+      // An auth collection's system fields are Basalt's; a body naming them (as PocketBase exports do) gets them.
+      if (!existing && isAuth && typeof raw.name === 'string' && AUTH_FIELD_NAMES.has(raw.name.toLowerCase())) return;
       // Keep the id of a field matched by name, so PATCHing with names only is not a drop-and-add.
       if (prior && raw.id === undefined) raw = { ...raw, id: prior.id };
     }
@@ -324,14 +341,21 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
     seenIds.add(f.id);
     fields.push(f);
   });
-  // Every collection has the system id field, first; a body cannot drop system fields.
-  for (const sys of existing ? existing.fields.filter((f) => f.system) : [idField()]) {
-    if (!seenIds.has(sys.id)) fields.unshift(sys);
-  }
+  // Every collection has the system id field, first (then, for auth collections, the auth fields);
+  // a body cannot drop system fields.
+  const system = existing ? existing.fields.filter((f) => f.system) : isAuth ? [idField(), ...authFields()] : [idField()];
+  const missing = system.filter((sys) => !seenIds.has(sys.id));
+  fields.unshift(...missing);
   fields.sort((a, b) => Number(b.name === 'id') - Number(a.name === 'id'));
 
   const rules = {} as Record<RuleKey, Rule>;
   for (const key of RULE_KEYS) rules[key] = key in body ? normalizeRule(p, key, body[key]) : (existing?.[key] ?? null);
+  const authRules = isAuth
+    ? {
+        authRule: 'authRule' in body ? normalizeRule(p, 'authRule', body.authRule) : (existing?.authRule ?? ''),
+        manageRule: 'manageRule' in body ? normalizeRule(p, 'manageRule', body.manageRule) : (existing?.manageRule ?? null),
+      }
+    : {};
   const indexes = normalizeIndexes(p, 'indexes' in body ? body.indexes : existing?.indexes, fields);
   p.throwIfAny();
 
@@ -345,6 +369,7 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
     fields,
     indexes,
     ...rules,
+    ...authRules,
     created: existing?.created ?? now,
     updated: now,
   };

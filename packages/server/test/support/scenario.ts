@@ -10,12 +10,13 @@ import type { TestApp } from './app.ts';
 export interface ApiScenario {
   name: string;
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE' | 'HEAD';
-  url: string;
+  /** The URL, or a function computing it once `before` has run (ids created during setup). */
+  url: string | (() => string);
   /** `'superuser'` adds the superuser's token; a function computes headers from the app. */
   auth?: 'superuser' | 'anonymous' | ((t: TestApp) => string);
   headers?: Record<string, string>;
-  /** A JSON body (object) or a raw string body. */
-  body?: unknown;
+  /** A JSON body (object) or a raw string body, or a function computing it at request time. */
+  body?: unknown | (() => unknown);
   expectedStatus: number;
   /** Substrings the raw body must contain. */
   expectedContent?: string[];
@@ -46,17 +47,20 @@ export function runScenarios(get: () => TestApp, scenarios: ApiScenario[]): void
         await next();
       }, { id: `scenario-recorder` });
       let res;
+      let url = '';
       try {
         const headers: Record<string, string> = { ...(s.headers ?? {}) };
         if (s.auth === 'superuser') headers.authorization = t.superuserToken;
         else if (typeof s.auth === 'function') headers.authorization = s.auth(t);
-        const payload = s.body === undefined ? undefined : typeof s.body === 'string' ? s.body : JSON.stringify(s.body);
+        const body = typeof s.body === 'function' ? (s.body as () => unknown)() : s.body;
+        const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
         if (payload !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
-        res = await t.app.http.inject({ method: s.method, url: s.url, headers, payload });
+        url = typeof s.url === 'function' ? s.url() : s.url;
+        res = await t.app.http.inject({ method: s.method, url, headers, payload });
       } finally {
         t.app.records.hooks.off(hookId);
       }
-      const detail = `${s.method} ${s.url} → ${res.statusCode} ${res.body.slice(0, 600)}`;
+      const detail = `${s.method} ${url} → ${res.statusCode} ${res.body.slice(0, 600)}`;
       assert.equal(res.statusCode, s.expectedStatus, detail);
       assert.ok(res.statusCode < 500, `never a 5xx: ${detail}`);
       for (const c of s.expectedContent ?? []) assert.ok(res.body.includes(c), `expected ${JSON.stringify(c)} in ${detail}`);
