@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { openDatabase, type Database } from '../db/index.ts';
 import { CollectionRegistry, migrateUp, writeChangeMigration } from '../schema/index.ts';
 import { RecordsService } from '../records/index.ts';
-import { AuthService, TokenService, loadTokenKeys } from '../auth/index.ts';
+import { AuthService, RefreshTokens, TokenService, loadRefreshSecret, loadTokenKeys } from '../auth/index.ts';
 import { createLogger, createMetrics, instrumentDatabase, type Metrics } from '../telemetry/index.ts';
 import { registerRestApi } from '../api/rest/index.ts';
 import { sqlitePath, type BasaltConfig } from './config.ts';
@@ -63,7 +63,8 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       if (applied.length) logger.info({ applied }, 'applied migrations');
     }
     const tokens = new TokenService(await loadTokenKeys(db), config.publicUrl, config.tokenTtlSeconds);
-    const auth = new AuthService(records, tokens);
+    const refresh = new RefreshTokens(db, await loadRefreshSecret(db), { ttlSeconds: config.refreshTtlSeconds });
+    const auth = new AuthService(records, tokens, refresh);
 
     // Request ids: a random per-process prefix and a counter — unique, cheap (no RNG per request).
     const idPrefix = randomBytes(4).toString('hex');

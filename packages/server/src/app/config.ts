@@ -26,6 +26,8 @@ export interface BasaltConfig {
   bodyLimit: number;
   /** Access-token lifetime, seconds. */
   tokenTtlSeconds: number;
+  /** Refresh-token lifetime, seconds (each use rotates it and starts the lifetime again). */
+  refreshTtlSeconds: number;
   /** Public base URL (token issuer, OpenAPI server URL); derived from `http` when empty. */
   publicUrl: string;
 }
@@ -63,6 +65,7 @@ function envOverrides(env: NodeJS.ProcessEnv): Source {
   if (env.BASALT_LOG_LEVEL) o.logLevel = env.BASALT_LOG_LEVEL;
   if (env.BASALT_BODY_LIMIT) o.bodyLimit = env.BASALT_BODY_LIMIT;
   if (env.BASALT_TOKEN_TTL) o.tokenTtlSeconds = env.BASALT_TOKEN_TTL;
+  if (env.BASALT_REFRESH_TTL) o.refreshTtlSeconds = env.BASALT_REFRESH_TTL;
   if (env.BASALT_PUBLIC_URL) o.publicUrl = env.BASALT_PUBLIC_URL;
   return o;
 }
@@ -116,6 +119,7 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
     logLevel: logLevel as BasaltConfig['logLevel'],
     bodyLimit: asInt('bodyLimit', merged.bodyLimit, 1024, 1024 * 1024 * 1024),
     tokenTtlSeconds: asInt('tokenTtlSeconds', merged.tokenTtlSeconds, 60, 60 * 60 * 24 * 30),
+    refreshTtlSeconds: asInt('refreshTtlSeconds', merged.refreshTtlSeconds, 60, 60 * 60 * 24 * 365),
     publicUrl: String(merged.publicUrl || `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`),
   };
 }
@@ -131,6 +135,7 @@ function defaults(): Required<Source> & Record<string, unknown> {
     logLevel: 'info',
     bodyLimit: 1024 * 1024,
     tokenTtlSeconds: 15 * 60,
+    refreshTtlSeconds: 30 * 24 * 60 * 60,
     publicUrl: '',
   };
 }

@@ -1,26 +1,30 @@
 /**
- * Sign-in and principal resolution. This issue covers `_superusers` password sign-in; the identity
- * issue adds user auth collections, refresh tokens, OAuth and MFA on the same pieces.
+ * Sign-in, token refresh and principal resolution for auth collections (`_superusers` and user
+ * collections). OAuth, OTP and MFA build on the same pieces.
  */
 import { BasaltError } from '../errors/index.ts';
 import { dummyPasswordHash, verifyPassword } from '../tools/index.ts';
 import { ANONYMOUS, emptyRequest, type Principal, type RecordsService } from '../records/index.ts';
 import { TokenService, tokenKeyHash } from './auth-tokens.ts';
+import type { RefreshTokens } from './refresh-tokens.ts';
 
-/** What a successful sign-in answers (PocketBase's shape). */
+/** What a successful sign-in answers (PocketBase's shape, plus Basalt's rotating `refreshToken`). */
 export interface AuthResult {
   token: string;
   record: unknown;
+  refreshToken?: string;
 }
 
 /** Authentication over an auth collection's records. */
 export class AuthService {
   readonly #records: RecordsService;
   readonly #tokens: TokenService;
+  readonly #refresh: RefreshTokens;
 
-  constructor(records: RecordsService, tokens: TokenService) {
+  constructor(records: RecordsService, tokens: TokenService, refresh: RefreshTokens) {
     this.#records = records;
     this.#tokens = tokens;
+    this.#refresh = refresh;
   }
 
   /**
@@ -45,7 +49,51 @@ export class AuthService {
       throw new BasaltError('auth_failed');
     }
     const token = await this.#tokens.issue({ id: String(row.id), tokenKey: String(row.tokenKey) }, c.id);
-    return { token, record };
+    const refreshToken = await this.#refresh.issue(c.id, String(row.id), String(row.tokenKey));
+    return { token, record, refreshToken };
+  }
+
+  /**
+   * `auth-refresh`: with `refreshToken`, rotate it (reuse revokes its family) and answer a new access
+   * token and successor; without it, PocketBase's form: a still-valid access token of this collection
+   * in `Authorization` is renewed.
+   */
+  async authRefresh(collection: string, refreshToken: unknown, principal: Principal): Promise<AuthResult> {
+    const c = this.#records.registry.get(collection);
+    if (c.type !== 'auth') throw new BasaltError('not_found', { message: 'The collection is not an auth collection.' });
+    let recordId: string;
+    let successor: string | undefined;
+    if (refreshToken !== undefined) {
+      if (typeof refreshToken !== 'string') throw new BasaltError('token_invalid');
+      const grant = await this.#refresh.rotate(refreshToken, async (collectionId, id) => {
+        const owner = this.#records.registry.find(collectionId);
+        const row = owner ? await this.#records.findRawBy(owner.name, 'id', id) : undefined;
+        return row ? String(row.tokenKey) : undefined;
+      });
+      if (grant.collectionId !== c.id) throw new BasaltError('token_invalid');
+      recordId = grant.recordId;
+      successor = grant.refreshToken;
+    } else {
+      const own = principal.kind === 'superuser' ? c.name === '_superusers' : principal.kind === 'record' && principal.collection === c.name;
+      if (!own || principal.kind === 'anonymous') throw new BasaltError('unauthorized');
+      recordId = String(principal.record.id);
+    }
+    const row = await this.#records.findRawBy(c.name, 'id', recordId);
+    if (!row) throw new BasaltError('token_invalid');
+    const self: Principal = c.name === '_superusers' ? { kind: 'superuser', record: { id: row.id } } : { kind: 'record', collection: c.name, record: { id: row.id } };
+    const record = (await this.#records.present({ principal: self, request: emptyRequest() }, c, row)) as Record<string, unknown>;
+    if (c.name !== '_superusers' && !(await this.#records.passesRule(c, c.authRule ?? '', recordId, { ...self, record } as Principal))) throw new BasaltError('token_invalid');
+    const token = await this.#tokens.issue({ id: recordId, tokenKey: String(row.tokenKey) }, c.id);
+    return successor ? { token, record, refreshToken: successor } : { token, record };
+  }
+
+  /** End one session (its refresh-token family), or every session of the caller with `all`. */
+  async logout(principal: Principal, refreshToken: unknown, all: boolean): Promise<void> {
+    if (principal.kind === 'anonymous') throw new BasaltError('unauthorized');
+    const collectionId = principal.kind === 'superuser' ? this.#records.registry.get('_superusers').id : this.#records.registry.get(principal.collection).id;
+    if (all) await this.#refresh.revokeAll(collectionId, String(principal.record.id));
+    else if (typeof refreshToken === 'string') await this.#refresh.revokeFamilyOf(refreshToken, collectionId, String(principal.record.id));
+    else throw new BasaltError('validation_failed', { data: { refreshToken: { code: 'validation_required', message: 'Give the refresh token to end, or all: true.' } } });
   }
 
   /** Resolve the principal of a request from its `Authorization` header (bare token or `Bearer …`). */

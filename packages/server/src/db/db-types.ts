@@ -90,6 +90,8 @@ export interface Dialect {
    * already serialises them (SQLite).
    */
   readonly bootstrapLock: string;
+  /** Appended to a SELECT inside a transaction to lock the rows it reads (` FOR UPDATE`; empty on SQLite, whose writer lock covers it). */
+  readonly rowLockSuffix: string;
   /** How the driver reports a unique-constraint violation. */
   isUniqueViolation(e: unknown): boolean;
 }

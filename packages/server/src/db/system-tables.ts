@@ -32,6 +32,19 @@ export async function ensureSystemTables(db: Database): Promise<void> {
       key TEXT PRIMARY KEY NOT NULL,
       value TEXT NOT NULL
     )`);
+    await tx.run(`CREATE TABLE IF NOT EXISTS _refresh_tokens (
+      hash TEXT PRIMARY KEY NOT NULL,
+      family TEXT NOT NULL,
+      collection_id TEXT NOT NULL,
+      record_id TEXT NOT NULL,
+      token_key_hash TEXT NOT NULL,
+      generation INTEGER NOT NULL,
+      created TEXT NOT NULL,
+      expires TEXT NOT NULL,
+      used TEXT NOT NULL DEFAULT '',
+      revoked INTEGER NOT NULL DEFAULT 0
+    )`);
+    await tx.run('CREATE INDEX IF NOT EXISTS _refresh_tokens_family ON _refresh_tokens (family)');
     await tx.run(`CREATE TABLE IF NOT EXISTS _idempotency (
       key TEXT PRIMARY KEY NOT NULL,
       fingerprint TEXT NOT NULL,

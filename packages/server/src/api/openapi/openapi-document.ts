@@ -404,6 +404,25 @@ function recordPaths(c: Collection, base: string): Record<string, unknown> {
         responses: { 200: { description: 'Signed in.', content: json(schemaRef(`${base}AuthResponse`)) }, ...errors(400, 401, 404, 413, 429) },
       },
     };
+    paths[`/api/collections/${c.name}/auth-refresh`] = {
+      post: {
+        tags: [tag], operationId: `authRefresh${base}`, summary: `Refresh a ${c.name} session`,
+        description: 'With `refreshToken` in the body: the token is rotated (each token works once; a replayed token revokes its whole session family) and a new access token and successor are answered. '
+          + 'Without a body (PocketBase form): a still-valid access token of this collection in `Authorization` is renewed.',
+        security: AUTH_OPTIONAL,
+        requestBody: { required: false, content: json({ type: 'object', properties: { refreshToken: { type: 'string' } }, additionalProperties: false }) },
+        responses: { 200: { description: 'A new access token (and refresh token).', content: json(schemaRef(`${base}AuthResponse`)) }, ...errors(400, 401, 404, 429) },
+      },
+    };
+    paths[`/api/collections/${c.name}/auth-logout`] = {
+      post: {
+        tags: [tag], operationId: `authLogout${base}`, summary: `End ${c.name} sessions`,
+        description: 'Revokes the session of `refreshToken`, or with `all: true` every session of the caller.',
+        security: AUTH_REQUIRED,
+        requestBody: { required: true, content: json({ type: 'object', properties: { refreshToken: { type: 'string' }, all: { type: 'boolean' } }, additionalProperties: false }) },
+        responses: { 204: { description: 'Ended.' }, ...errors(400, 401, 404) },
+      },
+    };
   }
   return paths;
 }
@@ -541,7 +560,11 @@ export function buildOpenApiDocument(collections: readonly Collection[], options
     if (c.type === 'auth') {
       schemas[`${base}AuthResponse`] = {
         type: 'object', required: ['token', 'record'],
-        properties: { token: { type: 'string', description: 'JWT access token.' }, record: schemaRef(`${base}Record`) },
+        properties: {
+          token: { type: 'string', description: 'JWT access token.' },
+          refreshToken: { type: 'string', description: 'Opaque refresh token for `auth-refresh`; shown once, rotated on every use.' },
+          record: schemaRef(`${base}Record`),
+        },
       };
     }
     paths = { ...paths, ...recordPaths(c, base) };

@@ -59,6 +59,7 @@ export const postgresDialect: Dialect = {
   // consumer reading `seq > after` never skips an event that commits later.
   changeLogLock: 'SELECT pg_advisory_xact_lock(7420421)',
   bootstrapLock: 'SELECT pg_advisory_xact_lock(7420420)',
+  rowLockSuffix: ' FOR UPDATE',
   isUniqueViolation(e: unknown): boolean {
     return (e as { code?: string })?.code === '23505';
   },

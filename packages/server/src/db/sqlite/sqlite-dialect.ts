@@ -56,6 +56,7 @@ export const sqliteDialect: Dialect = {
   // One writer at a time already: transactions are serialised by BEGIN IMMEDIATE.
   changeLogLock: '',
   bootstrapLock: '',
+  rowLockSuffix: '',
   isUniqueViolation(e: unknown): boolean {
     const err = e as { code?: string; errcode?: number; message?: string };
     return (err?.errcode === 2067 || err?.errcode === 1555) || /UNIQUE constraint failed/.test(String(err?.message ?? ''));

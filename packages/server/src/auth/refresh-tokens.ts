@@ -1,0 +1,113 @@
+/**
+ * Opaque refresh tokens, rotated on every use, with reuse detection (OAuth 2.0 Security BCP, RFC 9700
+ * §4.14.2). Only a SHA-256 of each token is stored. A token's successor is derived from it with an
+ * HMAC, so concurrent refreshes with the same token inside a short grace period all receive the same
+ * successor: parallel refreshes never create two live branches. Presenting a used token after the
+ * grace period is treated as theft and revokes the whole family. A token also dies when its record's
+ * password (tokenKey) changes.
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { BasaltError } from '../errors/index.ts';
+import { formatTimestamp, newId } from '../tools/index.ts';
+import type { Database } from '../db/index.ts';
+import { tokenKeyHash } from './auth-tokens.ts';
+
+/** What a valid refresh token stands for. */
+export interface RefreshGrant {
+  collectionId: string;
+  recordId: string;
+  /** The successor to hand back to the client. */
+  refreshToken: string;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
+
+/** The refresh-token store. */
+export class RefreshTokens {
+  readonly #db: Database;
+  readonly #secret: Buffer;
+  readonly #ttlMs: number;
+  readonly #graceMs: number;
+
+  constructor(db: Database, secret: Buffer, opts: { ttlSeconds: number; graceMs?: number }) {
+    this.#db = db;
+    this.#secret = secret;
+    this.#ttlMs = opts.ttlSeconds * 1000;
+    this.#graceMs = opts.graceMs ?? 10_000;
+  }
+
+  #successor(token: string): string {
+    return createHmac('sha256', this.#secret).update(token).digest('base64url');
+  }
+
+  /** Start a new family for a sign-in; answers the token (shown once, never stored). */
+  async issue(collectionId: string, recordId: string, tokenKey: string): Promise<string> {
+    const token = randomBytes(32).toString('base64url');
+    const now = Date.now();
+    await this.#db.run(
+      'INSERT INTO _refresh_tokens (hash, family, collection_id, record_id, token_key_hash, generation, created, expires) VALUES (?, ?, ?, ?, ?, 0, ?, ?)',
+      [sha256(token), newId(20), collectionId, recordId, tokenKeyHash(tokenKey), formatTimestamp(new Date(now)), formatTimestamp(new Date(now + this.#ttlMs))],
+    );
+    return token;
+  }
+
+  /**
+   * Exchange `token` for its successor. `currentTokenKey` looks up the record's tokenKey now (a changed
+   * password ends the family). Throws `token_invalid` for unknown, expired, revoked or reused tokens.
+   */
+  async rotate(token: string, currentTokenKey: (collectionId: string, recordId: string) => Promise<string | undefined>): Promise<RefreshGrant> {
+    if (typeof token !== 'string' || token.length < 20 || token.length > 200) throw new BasaltError('token_invalid');
+    const hash = sha256(token);
+    const successor = this.#successor(token);
+    const now = Date.now();
+    type Row = { family: string; collection_id: string; record_id: string; token_key_hash: string; generation: number; expires: string; used: string; revoked: number };
+    // The record's current tokenKey is read before the transaction: a second connection taken while
+    // holding one could starve the PostgreSQL pool.
+    const owner = await this.#db.get<{ collection_id: string; record_id: string }>('SELECT collection_id, record_id FROM _refresh_tokens WHERE hash = ?', [hash]);
+    if (!owner) throw new BasaltError('token_invalid');
+    const key = await currentTokenKey(owner.collection_id, owner.record_id);
+    const outcome = await this.#db.transaction(async (tx) => {
+      const row = await tx.get<Row>(`SELECT family, collection_id, record_id, token_key_hash, generation, expires, used, revoked FROM _refresh_tokens WHERE hash = ?${this.#db.dialect.rowLockSuffix}`, [hash]);
+      if (!row || Number(row.revoked) === 1 || row.expires < formatTimestamp(new Date(now))) return { kind: 'invalid' as const };
+      if (key === undefined || tokenKeyHash(key) !== row.token_key_hash) return { kind: 'revoke' as const, family: row.family };
+      const grant = { collectionId: row.collection_id, recordId: row.record_id, refreshToken: successor };
+      if (row.used === '') {
+        const taken = await tx.run(`UPDATE _refresh_tokens SET used = ? WHERE hash = ? AND used = ''`, [formatTimestamp(new Date(now)), hash]);
+        if (taken.changes === 1) {
+          await tx.run(
+            'INSERT INTO _refresh_tokens (hash, family, collection_id, record_id, token_key_hash, generation, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            [sha256(successor), row.family, row.collection_id, row.record_id, row.token_key_hash, Number(row.generation) + 1, formatTimestamp(new Date(now)), formatTimestamp(new Date(now + this.#ttlMs))],
+          );
+          return { kind: 'ok' as const, grant };
+        }
+        return { kind: 'ok' as const, grant };
+      }
+      // Used before: a concurrent refresh inside the grace period gets the same successor; later, it is reuse.
+      const usedAt = new Date(row.used.replace(' ', 'T')).getTime();
+      if (now - usedAt <= this.#graceMs) return { kind: 'ok' as const, grant };
+      return { kind: 'revoke' as const, family: row.family };
+    });
+    if (outcome.kind === 'ok') return outcome.grant;
+    if (outcome.kind === 'revoke') await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE family = ?', [outcome.family]);
+    throw new BasaltError('token_invalid');
+  }
+
+  /** Revoke every refresh token of a record (logout everywhere). */
+  async revokeAll(collectionId: string, recordId: string): Promise<void> {
+    await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE collection_id = ? AND record_id = ?', [collectionId, recordId]);
+  }
+
+  /** Revoke the family of one of a record's tokens (logout of one session). No-op for other tokens. */
+  async revokeFamilyOf(token: string, collectionId: string, recordId: string): Promise<void> {
+    const row = await this.#db.get<{ family: string }>('SELECT family FROM _refresh_tokens WHERE hash = ? AND collection_id = ? AND record_id = ?', [sha256(token), collectionId, recordId]);
+    if (row) await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE family = ?', [row.family]);
+  }
+}
+
+/** The HMAC secret for successors: generated on first start and shared by every node through `_params`. */
+export async function loadRefreshSecret(db: Database): Promise<Buffer> {
+  const key = 'auth.refreshSecret';
+  await db.run('INSERT INTO _params (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [key, randomBytes(32).toString('base64url')]);
+  const row = await db.get<{ value: string }>('SELECT value FROM _params WHERE key = ?', [key]);
+  return Buffer.from(row!.value, 'base64url');
+}
