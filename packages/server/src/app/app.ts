@@ -24,6 +24,8 @@ export interface BasaltApp {
   registry: CollectionRegistry;
   records: RecordsService;
   auth: AuthService;
+  /** Access-token signing and verification (key rotation reloads it). */
+  tokens: TokenService;
   metrics: Metrics;
   logger: Logger;
   /** Start listening on `config.http`; answers the bound address. */
@@ -62,7 +64,7 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       const applied = await migrateUp(db, registry, config.migrationsDir);
       if (applied.length) logger.info({ applied }, 'applied migrations');
     }
-    const tokens = new TokenService(await loadTokenKeys(db), config.publicUrl, config.tokenTtlSeconds);
+    const tokens = new TokenService(db, await loadTokenKeys(db, config.tokenTtlSeconds), config.publicUrl, config.tokenTtlSeconds);
     const refresh = new RefreshTokens(db, await loadRefreshSecret(db), { ttlSeconds: config.refreshTtlSeconds });
     const auth = new AuthService(records, tokens, refresh);
 
@@ -85,12 +87,12 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       return503OnClosing: true,
       routerOptions: { maxParamLength: 256 },
     });
-    registerRestApi(http, { db, registry, records, auth, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, maxBatchRequests: 1000 });
+    registerRestApi(http, { db, registry, records, auth, tokens, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, maxBatchRequests: 1000 });
     await http.ready();
 
     let closed = false;
     return {
-      config, http, db, registry, records, auth, metrics, logger,
+      config, http, db, registry, records, auth, tokens, metrics, logger,
       async listen() {
         return http.listen({ host: config.http.host, port: config.http.port });
       },

@@ -6,7 +6,9 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { createHash } from 'node:crypto';
 import { BasaltError } from '../errors/index.ts';
-import type { TokenKeys } from './token-keys.ts';
+import type { Database } from '../db/index.ts';
+import { loadTokenKeys, type TokenKeys } from './token-keys.ts';
+import type { JWK } from 'jose';
 
 /** Claims Basalt puts in an access token (PocketBase's `id`, `collectionId`, `type`, `refreshable`). */
 export interface AccessClaims {
@@ -21,6 +23,18 @@ export interface AccessClaims {
 const TYP = 'at+jwt';
 const AUDIENCE = 'basalt';
 
+/** The `kid` of a compact JWS header, without trusting anything else in it. */
+function decodeKid(token: string): string | undefined {
+  const dot = token.indexOf('.');
+  if (dot <= 0 || dot > 1024) return undefined;
+  try {
+    const header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as { kid?: unknown };
+    return typeof header.kid === 'string' && /^[a-f0-9]{16}$/.test(header.kid) ? header.kid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A short, non-reversible fingerprint of a tokenKey. */
 export function tokenKeyHash(tokenKey: string): string {
   return createHash('sha256').update(tokenKey).digest('base64url').slice(0, 22);
@@ -28,40 +42,64 @@ export function tokenKeyHash(tokenKey: string): string {
 
 /** Issues and verifies access tokens. */
 export class TokenService {
-  readonly #keys: TokenKeys;
+  #keys: TokenKeys;
+  readonly #db: Database;
   readonly #issuer: string;
   readonly #ttl: number;
+  /** When the key set was last read; an unknown kid triggers a reload at most this often. */
+  #loadedAt = Date.now();
 
-  constructor(keys: TokenKeys, issuer: string, ttlSeconds: number) {
+  constructor(db: Database, keys: TokenKeys, issuer: string, ttlSeconds: number) {
+    this.#db = db;
     this.#keys = keys;
     this.#issuer = issuer;
     this.#ttl = ttlSeconds;
   }
 
+  /** Re-read the keys (after a rotation here or on another node). */
+  async reload(): Promise<void> {
+    this.#keys = await loadTokenKeys(this.#db, this.#ttl);
+    this.#loadedAt = Date.now();
+  }
+
+  /** The public keys that verify tokens, as a JWK set (`/.well-known/jwks.json`). */
+  jwks(): { keys: JWK[] } {
+    return { keys: [...this.#keys.verifiers.values()].map((k) => k.publicJwk) };
+  }
+
   /** Sign an access token for a record. */
   async issue(record: { id: string; tokenKey: string }, collectionId: string): Promise<string> {
     return new SignJWT({ id: record.id, collectionId, type: 'auth', refreshable: true, tkh: tokenKeyHash(record.tokenKey) })
-      .setProtectedHeader({ alg: 'ES256', typ: TYP, kid: this.#keys.kid })
+      .setProtectedHeader({ alg: 'ES256', typ: TYP, kid: this.#keys.active.kid })
       .setSubject(record.id)
       .setIssuer(this.#issuer)
       .setAudience(AUDIENCE)
       .setIssuedAt()
       .setExpirationTime(`${this.#ttl}s`)
-      .sign(this.#keys.privateKey);
+      .sign(this.#keys.active.privateKey);
   }
 
   /** Verify a token; `token_invalid` for anything wrong with it. */
   async verify(token: string): Promise<AccessClaims> {
     if (token.length > 4096) throw new BasaltError('token_invalid');
     try {
-      const { payload, protectedHeader } = await jwtVerify(token, this.#keys.publicKey, {
+      // The key is chosen by kid among our own keys only; a kid we do not know may be a rotation on
+      // another node, so the key set is re-read (at most every few seconds) before giving up.
+      const kid = decodeKid(token);
+      let key = kid ? this.#keys.verifiers.get(kid) : undefined;
+      if (!key && kid && Date.now() - this.#loadedAt > 5_000) {
+        await this.reload();
+        key = this.#keys.verifiers.get(kid);
+      }
+      if (!key) throw new BasaltError('token_invalid');
+      const { payload, protectedHeader } = await jwtVerify(token, key.publicKey, {
         algorithms: ['ES256'],
         issuer: this.#issuer,
         audience: AUDIENCE,
         typ: TYP,
         requiredClaims: ['exp', 'iat', 'sub'],
       });
-      if (protectedHeader.kid !== this.#keys.kid) throw new BasaltError('token_invalid');
+      if (protectedHeader.kid !== key.kid) throw new BasaltError('token_invalid');
       if (typeof payload.id !== 'string' || typeof payload.collectionId !== 'string' || payload.type !== 'auth' || typeof payload.tkh !== 'string') {
         throw new BasaltError('token_invalid');
       }

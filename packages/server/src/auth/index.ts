@@ -3,5 +3,5 @@
  */
 export { AuthService, type AuthResult } from './auth-service.ts';
 export { TokenService, tokenKeyHash, type AccessClaims } from './auth-tokens.ts';
-export { loadTokenKeys, type TokenKeys } from './token-keys.ts';
+export { loadTokenKeys, rotateTokenKeys, type TokenKeys, type TokenKey } from './token-keys.ts';
 export { RefreshTokens, loadRefreshSecret, type RefreshGrant } from './refresh-tokens.ts';

@@ -1,11 +1,12 @@
 /**
- * The `basalt` command: `serve`, `superuser upsert`, `migrate up|down|status|create`.
+ * The `basalt` command: `serve`, `superuser upsert`, `migrate up|down|status|create`, `keys rotate-signing`.
  * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createApp, loadConfig, redactedConfig, ConfigError, VERSION, type BasaltConfig } from '../app/index.ts';
 import { createMigrationFile, migrateDown, migrateUp, migrationStatus } from '../schema/index.ts';
 import { isBasaltError } from '../errors/index.ts';
+import { rotateTokenKeys } from '../auth/index.ts';
 import { createLogger } from '../telemetry/index.ts';
 
 const COMMON_OPTIONS = {
@@ -33,6 +34,7 @@ Commands:
   serve                          start the server
   superuser upsert EMAIL PASS    create or update a superuser
   migrate up|down|status|create  manage schema migrations
+  keys rotate-signing            start signing access tokens with a new key
 
 Run "basalt <command> --help" for a command's options.`,
   serve: `Usage: basalt serve [options]
@@ -46,6 +48,12 @@ ${COMMON_HELP}`,
   superuser: `Usage: basalt superuser upsert EMAIL PASSWORD [options]
 
 Creates the superuser, or sets the password of an existing one.
+
+${COMMON_HELP}`,
+  keys: `Usage: basalt keys rotate-signing [options]
+
+Starts signing access tokens with a new ES256 key. The previous key keeps verifying the tokens it
+signed until they expire; running servers pick the new key up on their own.
 
 ${COMMON_HELP}`,
   migrate: `Usage: basalt migrate <up|down [N]|status|create NAME> [options]
@@ -127,6 +135,21 @@ async function superuser(args: string[]): Promise<number> {
   }
 }
 
+async function keys(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args);
+  if (values.help) return print(HELP.keys);
+  if (positionals.length !== 1 || positionals[0] !== 'rotate-signing') throw new UsageError('usage: basalt keys rotate-signing');
+  const config = configFrom(values);
+  const app = await createApp(config, { logger: createLogger({ level: 'warn' }) });
+  try {
+    const kid = await rotateTokenKeys(app.db, config.tokenTtlSeconds);
+    process.stdout.write(`signing key rotated: new kid ${kid}\n`);
+    return 0;
+  } finally {
+    await app.close();
+  }
+}
+
 async function migrate(args: string[]): Promise<number> {
   const { values, positionals } = parse(args);
   if (values.help) return print(HELP.migrate);
@@ -184,6 +207,8 @@ export async function main(argv: string[]): Promise<number> {
         return await superuser(rest);
       case 'migrate':
         return await migrate(rest);
+      case 'keys':
+        return await keys(rest);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

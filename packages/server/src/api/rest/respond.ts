@@ -58,7 +58,9 @@ export function respond(request: FastifyRequest, reply: FastifyReply, metrics: M
   reply.code(status);
   if (status === 200 && (request.method === 'GET' || request.method === 'HEAD')) {
     const etag = etagOf(body);
-    reply.headers({ 'x-request-id': request.id, etag, vary: 'Authorization', 'cache-control': 'private, no-cache' });
+    reply.headers({ 'x-request-id': request.id, etag, vary: 'Authorization' });
+    // A route may have chosen its own caching (public keys, docs assets); the default is private.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'private, no-cache');
     const inm = request.headers['if-none-match'];
     if (typeof inm === 'string' && matches(inm, etag)) {
       reply.code(304);

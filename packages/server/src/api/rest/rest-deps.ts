@@ -1,7 +1,7 @@
 import type { Database } from '../../db/index.ts';
 import type { CollectionRegistry } from '../../schema/index.ts';
 import type { RecordsService } from '../../records/index.ts';
-import type { AuthService } from '../../auth/index.ts';
+import type { AuthService, TokenService } from '../../auth/index.ts';
 import type { Metrics } from '../../telemetry/index.ts';
 
 /** What the REST routes need. */
@@ -10,6 +10,7 @@ export interface RestDeps {
   registry: CollectionRegistry;
   records: RecordsService;
   auth: AuthService;
+  tokens: TokenService;
   metrics: Metrics;
   /** Version string for the OpenAPI document. */
   version: string;

@@ -14,6 +14,12 @@ import type { RestDeps } from './rest-deps.ts';
 export function registerSystemRoutes(app: FastifyInstance, deps: RestDeps): void {
   app.get('/api/health', async (request, reply) => respond(request, reply, deps.metrics, { code: 200, message: 'API is healthy.', data: {} }));
 
+  // Public keys that verify Basalt's access tokens (RFC 7517), for other services and gateways.
+  app.get('/.well-known/jwks.json', async (request, reply) => {
+    reply.header('cache-control', 'public, max-age=300');
+    return respond(request, reply, deps.metrics, deps.tokens.jwks());
+  });
+
   app.get('/api/admin/changes', async (request, reply) => {
     await requireSuperuser(request, deps.auth);
     const after = intParam(queryString(request, 'after'), 0, 0, Number.MAX_SAFE_INTEGER);
