@@ -4,7 +4,7 @@
  * Compiled per collection version, run per request.
  */
 import { BasaltError, type FieldErrors } from '../errors/index.ts';
-import { FORBIDDEN_KEYS, ID_PATTERN, formatTimestamp, hashPassword, newId, normalizeTimestamp, verifyPassword } from '../tools/index.ts';
+import { FORBIDDEN_KEYS, ID_PATTERN, formatTimestamp, hashPassword, newId, normalizeTimestamp, screenPassword, verifyPassword } from '../tools/index.ts';
 import { isMultiValued, zeroValue, type Collection, type Field } from '../schema/index.ts';
 
 /** Largest JSON field value, in bytes of its JSON text, when the field sets no `maxSize`. */
@@ -272,7 +272,9 @@ export async function prepareWrite(c: Collection, body: unknown, existing?: Reco
         continue;
       }
       const problem = check(f, v);
+      const weak = problem ? undefined : screenPassword(v as string, [String(body.email ?? existing?.email ?? '')]);
       if (problem) errors[f.name] = problem;
+      else if (weak) errors[f.name] = { code: 'validation_password_weak', message: weak };
       else if (isAuth && (!existing || !who.privileged) && body.passwordConfirm !== v) {
         // PocketBase asks for the password twice on sign-up and on every change a user makes.
         errors.passwordConfirm = { code: 'validation_values_mismatch', message: 'Values don\'t match.' };

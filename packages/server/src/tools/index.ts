@@ -45,3 +45,4 @@ export const NAME_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 export { hashPassword, verifyPassword, dummyPasswordHash, ARGON2_DEFAULTS } from './password-hash.ts';
+export { screenPassword } from './password-policy.ts';

@@ -69,6 +69,18 @@ for (const dialect of dialects()) {
         body: { email: 'carol@example.com', password: 'correct horse 1' }, expectedStatus: 400, expectedCode: 'validation_failed', expectedContent: ['"passwordConfirm"'],
       },
       {
+        name: 'common passwords are refused (NIST SP 800-63B)', method: 'POST', url: '/api/collections/users/records',
+        body: { email: 'carol@example.com', password: 'iloveyou1', passwordConfirm: 'iloveyou1' }, expectedStatus: 400, expectedCode: 'validation_failed', expectedContent: ['validation_password_weak'],
+      },
+      {
+        name: 'the email is not a password', method: 'POST', url: '/api/collections/users/records',
+        body: { email: 'carol.long@example.com', password: 'carol.long@example.com', passwordConfirm: 'carol.long@example.com' }, expectedStatus: 400, expectedContent: ['validation_password_weak'],
+      },
+      {
+        name: 'long passphrases are fine, and no composition rules apply', method: 'POST', url: '/api/collections/users/records',
+        body: { email: 'pass@example.com', password: 'all lower case words are a fine passphrase even when they run long', passwordConfirm: 'all lower case words are a fine passphrase even when they run long' }, expectedStatus: 200,
+      },
+      {
         name: 'mass assignment: sign-up cannot set verified', method: 'POST', url: '/api/collections/users/records',
         body: { email: 'mallory@example.com', password: 'correct horse 1', passwordConfirm: 'correct horse 1', verified: true },
         expectedStatus: 400, expectedCode: 'validation_failed', expectedContent: ['"verified"'],
