@@ -67,8 +67,9 @@ export class CollectionRegistry {
 
   /** A collection by id or name (names are case-insensitive), or undefined. */
   find(idOrName: string): Collection | undefined {
-    // Exact hits first: most callers pass the name as stored, and lower-casing allocates.
-    return this.#byName.get(idOrName) ?? this.#byId.get(idOrName) ?? this.#byName.get(idOrName.toLowerCase());
+    // Ids first (a name could look like another collection's id); exact names before lower-casing,
+    // which allocates on every request.
+    return this.#byId.get(idOrName) ?? this.#byName.get(idOrName) ?? this.#byName.get(idOrName.toLowerCase());
   }
 
   /** A collection by id or name; `collection_not_found` when missing. */

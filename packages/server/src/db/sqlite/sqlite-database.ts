@@ -137,7 +137,11 @@ class SqliteDatabase implements Database {
   }
 }
 
-/** `SELECT …` or `WITH …` (Basalt's SQL never starts with whitespace); no allocation, it runs per query. */
+/**
+ * `SELECT …` or `WITH …` (Basalt's SQL never starts with whitespace); no allocation, it runs per query.
+ * Such statements run on the reader connection; data-changing CTEs (`WITH … INSERT`) belong in
+ * `run()` or a transaction.
+ */
 function isReadOnly(sql: string): boolean {
   const c = sql.charCodeAt(0) | 0x20;
   if (c === 0x73) return (sql.charCodeAt(1) | 0x20) === 0x65 && (sql.charCodeAt(2) | 0x20) === 0x6c && (sql.charCodeAt(3) | 0x20) === 0x65 && (sql.charCodeAt(4) | 0x20) === 0x63 && (sql.charCodeAt(5) | 0x20) === 0x74; // select
