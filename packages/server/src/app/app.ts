@@ -76,7 +76,10 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       loggerInstance: logger as FastifyBaseLogger,
       bodyLimit: config.bodyLimit,
       genReqId: (req) => {
-        const given = req.headers['x-request-id'];
+        // From rawHeaders: touching req.headers makes Node build the whole header object.
+        let given: string | undefined;
+        const raw = req.rawHeaders;
+        for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 12 && raw[i].toLowerCase() === 'x-request-id') given = raw[i + 1];
         return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : `${idPrefix}-${(++requestCounter).toString(36)}`;
       },
       // Per-request lines only at debug/trace: at info a busy server would log every request.

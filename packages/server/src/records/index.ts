@@ -8,3 +8,4 @@ export { RecordHooks, type RecordEvent, type RecordHandler, type RecordOperation
 export { rowToRecord, stripHidden, isSecretField, type ApiRecord } from './record-codec.ts';
 export { schemaLookup } from './record-schema-lookup.ts';
 export { DEFAULT_PER_PAGE, MAX_PER_PAGE, intParam } from './record-query.ts';
+export { rowSerializer, type RowSerializer } from './record-serializer.ts';

@@ -13,6 +13,7 @@ import { prepareWrite, castFormValues } from './record-validate.ts';
 import { parseSort, orderBy, intParam, encodeCursor, cursorCondition, DEFAULT_PER_PAGE, MAX_PER_PAGE } from './record-query.ts';
 import { parseFieldsParam, pickFields } from './record-fields.ts';
 import { schemaLookup } from './record-schema-lookup.ts';
+import { rowSerializer } from './record-serializer.ts';
 import { RecordHooks, type RecordOperation } from './record-hooks.ts';
 import type { Principal } from './principal.ts';
 
@@ -240,6 +241,17 @@ export class RecordsService {
       this.#byIdCache.set(c, sql);
     }
     return sql;
+  }
+
+  /**
+   * {@link view}, answered as JSON text. Without `expand`/`fields` (and outside auth collections, whose
+   * email visibility depends on the caller) the row goes through the collection's compiled serialiser.
+   */
+  async viewJson(ctx: CallContext, collection: string, id: string, out: OutputParams = {}): Promise<string> {
+    const c = this.registry.get(collection);
+    if (out.expand || out.fields || (c.type === 'auth' && ctx.principal.kind !== 'superuser')) return JSON.stringify(await this.view(ctx, collection, id, out));
+    const row = await this.#fetch(this.db, c, id, ctx, 'viewRule');
+    return rowSerializer(c, ctx.principal.kind === 'superuser')(row);
   }
 
   /** Read one row through a rule; 404 when missing or filtered out. */

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ListParams, OutputParams } from '../../records/index.ts';
 import { callContext, queryString } from './request-context.ts';
-import { respond } from './respond.ts';
+import { respond, respondJson } from './respond.ts';
 import { readBodyWithKind } from './request-body.ts';
 import type { RestDeps } from './rest-deps.ts';
 
@@ -33,7 +33,7 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RestDeps): void
 
   app.get<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request, reply) => {
     const ctx = await callContext(request, auth);
-    return respond(request, reply, metrics, await records.view(ctx, request.params.collection, request.params.id, outputParams(request)));
+    return respondJson(request, reply, metrics, await records.viewJson(ctx, request.params.collection, request.params.id, outputParams(request)));
   });
 
   /** The write body: JSON as sent, or a form's fields cast to the field types. */

@@ -7,6 +7,7 @@ import { BasaltError } from '../../errors/index.ts';
 import { ANONYMOUS, type CallContext, type Principal } from '../../records/index.ts';
 import type { RequestContext } from '../../rules/index.ts';
 import type { AuthService } from '../../auth/index.ts';
+import { rawHeader } from './respond.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,7 +24,7 @@ export async function principalOf(request: FastifyRequest, auth: AuthService): P
 /** Like {@link principalOf}, without a promise for requests that carry no credentials (the hot path). */
 function principalNow(request: FastifyRequest, auth: AuthService): Principal | Promise<Principal> {
   if (request.principal) return request.principal;
-  if (request.headers.authorization === undefined) return (request.principal = ANONYMOUS);
+  if (rawHeader(request, 'authorization') === undefined) return (request.principal = ANONYMOUS);
   return principalOf(request, auth);
 }
 

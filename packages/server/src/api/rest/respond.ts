@@ -32,6 +32,19 @@ export function labelRoutes(app: FastifyInstance): void {
   });
 }
 
+/**
+ * A request header read from `rawHeaders`: Node builds `req.headers` lazily, and the hot path need not
+ * pay for that object to read one header.
+ */
+export function rawHeader(request: FastifyRequest, lowerName: string): string | undefined {
+  const raw = request.raw.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i];
+    if (k.length === lowerName.length && k.toLowerCase() === lowerName) return raw[i + 1];
+  }
+  return undefined;
+}
+
 function observe(metrics: Metrics, request: FastifyRequest, reply: FastifyReply): void {
   observeReply(metrics, request, reply, request.routeLabel ?? UNMATCHED_ROUTE);
 }
@@ -54,14 +67,18 @@ export function respond(request: FastifyRequest, reply: FastifyReply, metrics: M
     observe(metrics, request, reply);
     return reply.send();
   }
-  const body = JSON.stringify(value);
+  return respondJson(request, reply, metrics, JSON.stringify(value), status);
+}
+
+/** Answer JSON text that is already serialised. */
+export function respondJson(request: FastifyRequest, reply: FastifyReply, metrics: Metrics, body: string, status = 200): FastifyReply {
   reply.code(status);
   if (status === 200 && (request.method === 'GET' || request.method === 'HEAD')) {
     const etag = etagOf(body);
     reply.headers({ 'x-request-id': request.id, etag, vary: 'Authorization' });
     // A route may have chosen its own caching (public keys, docs assets); the default is private.
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'private, no-cache');
-    const inm = request.headers['if-none-match'];
+    const inm = rawHeader(request, 'if-none-match');
     if (typeof inm === 'string' && matches(inm, etag)) {
       reply.code(304);
       observe(metrics, request, reply);
