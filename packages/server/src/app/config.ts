@@ -30,6 +30,8 @@ export interface BasaltConfig {
   refreshTtlSeconds: number;
   /** Public base URL (token issuer, OpenAPI server URL); derived from `http` when empty. */
   publicUrl: string;
+  /** Browser origins allowed by CORS: `*` (any, without credentials) or exact origins. */
+  corsOrigins: string[];
 }
 
 /** Where a setting may come from, for error messages. */
@@ -67,6 +69,7 @@ function envOverrides(env: NodeJS.ProcessEnv): Source {
   if (env.BASALT_TOKEN_TTL) o.tokenTtlSeconds = env.BASALT_TOKEN_TTL;
   if (env.BASALT_REFRESH_TTL) o.refreshTtlSeconds = env.BASALT_REFRESH_TTL;
   if (env.BASALT_PUBLIC_URL) o.publicUrl = env.BASALT_PUBLIC_URL;
+  if (env.BASALT_CORS_ORIGINS !== undefined) o.corsOrigins = env.BASALT_CORS_ORIGINS.split(',').map((x) => x.trim()).filter(Boolean);
   return o;
 }
 
@@ -109,6 +112,11 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
   const databaseSchema = String(merged.databaseSchema);
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) throw new ConfigError('databaseSchema must be a lowercase identifier');
   const dataDir = resolve(String(merged.dataDir));
+  const corsOrigins = merged.corsOrigins as unknown;
+  if (!Array.isArray(corsOrigins) || corsOrigins.some((o) => typeof o !== 'string' || (o !== '*' && !/^https?:\/\/[a-zA-Z0-9.-]+(:\d{1,5})?$/.test(o)))) {
+    // Never the literal `null` origin (sandboxed frames, file: pages), never paths or wildcards inside a name.
+    throw new ConfigError('corsOrigins must be a list of "*" or origins like https://app.example.com');
+  }
   return {
     http,
     dataDir,
@@ -121,6 +129,7 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
     tokenTtlSeconds: asInt('tokenTtlSeconds', merged.tokenTtlSeconds, 60, 60 * 60 * 24 * 30),
     refreshTtlSeconds: asInt('refreshTtlSeconds', merged.refreshTtlSeconds, 60, 60 * 60 * 24 * 365),
     publicUrl: String(merged.publicUrl || `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`),
+    corsOrigins: corsOrigins as string[],
   };
 }
 
@@ -137,6 +146,9 @@ function defaults(): Required<Source> & Record<string, unknown> {
     tokenTtlSeconds: 15 * 60,
     refreshTtlSeconds: 30 * 24 * 60 * 60,
     publicUrl: '',
+    // Any origin, without credentials (Basalt's tokens travel in a header, never in cookies), as
+    // PocketBase does; production apps list their origins.
+    corsOrigins: ['*'],
   };
 }
 

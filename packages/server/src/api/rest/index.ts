@@ -8,7 +8,7 @@ import { BasaltError } from '../../errors/index.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { registerIdempotency } from './idempotency.ts';
 import { registerBodyParsers } from './request-body.ts';
-import { labelRoutes } from './respond.ts';
+import { baseHeaders, corsPolicy, labelRoutes } from './respond.ts';
 import { registerRecordRoutes } from './records-routes.ts';
 import { registerCollectionRoutes } from './collections-routes.ts';
 import { registerBatchRoutes } from './batch-routes.ts';
@@ -23,9 +23,22 @@ export { problemBody } from './problem.ts';
 export function registerRestApi(app: FastifyInstance, deps: RestDeps): void {
   app.setErrorHandler(errorHandler(deps.metrics));
   app.setNotFoundHandler((request, reply) => {
-    sendProblem(reply.header('x-request-id', request.id), new BasaltError('not_found', { message: `No route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}.` }), deps.metrics, request);
+    sendProblem(reply, new BasaltError('not_found', { message: `No route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}.` }), deps.metrics, request);
   });
+  app.decorate('basaltCors', corsPolicy(deps.corsOrigins));
   labelRoutes(app);
+  // CORS preflight for every route: allowed origins learn the methods and headers Basalt takes.
+  app.options('/*', (request, reply) => {
+    baseHeaders(request, reply.code(204));
+    if (reply.hasHeader('access-control-allow-origin')) {
+      reply.headers({
+        'access-control-allow-methods': 'GET, HEAD, POST, PUT, PATCH, DELETE',
+        'access-control-allow-headers': 'Authorization, Content-Type, Idempotency-Key, If-None-Match, X-Request-Id',
+        'access-control-max-age': '86400',
+      });
+    }
+    return reply.send();
+  });
   registerBodyParsers(app, deps.bodyLimit);
   registerIdempotency(app, deps.db, deps.auth, deps.metrics);
   registerSystemRoutes(app, deps);

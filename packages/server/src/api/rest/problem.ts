@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BasaltError, errorCatalogue, isBasaltError, type ErrorCode } from '../../errors/index.ts';
 import { observeReply, UNMATCHED_ROUTE, type Metrics } from '../../telemetry/index.ts';
+import { baseHeaders } from './respond.ts';
 
 /** The problem+json body for an error. */
 export function problemBody(e: BasaltError): Record<string, unknown> {
@@ -62,12 +63,13 @@ function handleError(metrics: Metrics, error: FastifyError, request: FastifyRequ
   else e = fromFastify(error) ?? new BasaltError('internal', { cause: error });
   if (e.status >= 500) request.log.error({ reqId: request.id, err: error }, 'request failed');
   else if (e.cause) request.log.debug({ reqId: request.id, err: e.cause, code: e.code }, 'client error');
-  void sendProblem(reply.header('x-request-id', request.id), e, metrics, request);
+  void sendProblem(reply, e, metrics, request);
 }
 
 /** Send a BasaltError as problem+json (from hooks and handlers that answer themselves). */
 export function sendProblem(reply: FastifyReply, e: BasaltError, metrics?: Metrics, request?: FastifyRequest): FastifyReply {
   reply.code(e.status);
+  if (request) baseHeaders(request, reply);
   if (metrics && request) observeReply(metrics, request, reply, request.routeLabel ?? UNMATCHED_ROUTE);
   return reply.type('application/problem+json; charset=utf-8').send(problemBody(e));
 }

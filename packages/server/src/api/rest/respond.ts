@@ -15,6 +15,46 @@ declare module 'fastify' {
     /** The matched route pattern, for metrics (set by {@link labelRoutes}). */
     routeLabel?: string;
   }
+  interface FastifyInstance {
+    /** Which browser origins may call the API (see {@link corsPolicy}). */
+    basaltCors: CorsPolicy;
+  }
+}
+
+/** Which origins may read answers from a browser: any (`*`, no credentials) or an explicit list. */
+export interface CorsPolicy {
+  any: boolean;
+  origins: ReadonlySet<string>;
+}
+
+/** Build the CORS policy from configuration (`*`, or origins like `https://app.example.com`). */
+export function corsPolicy(origins: readonly string[]): CorsPolicy {
+  return { any: origins.includes('*'), origins: new Set(origins.filter((o) => o !== '*')) };
+}
+
+/**
+ * Headers every answer carries: security headers (an API answer is never framed, sniffed or sent as
+ * a referrer), the request id, and CORS for allowed origins. Basalt authenticates with the
+ * `Authorization` header, never cookies, so CORS never allows credentials and `*` is safe.
+ */
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+} as const;
+const EXPOSED = 'ETag, X-Request-Id, Idempotent-Replayed';
+
+export function baseHeaders(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  reply.headers(SECURITY_HEADERS);
+  reply.header('x-request-id', request.id);
+  if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+  const origin = rawHeader(request, 'origin');
+  if (origin !== undefined) {
+    const cors = request.server.basaltCors;
+    if (cors.any) reply.header('access-control-allow-origin', '*').header('access-control-expose-headers', EXPOSED);
+    else if (cors.origins.has(origin)) reply.header('access-control-allow-origin', origin).header('access-control-expose-headers', EXPOSED).header('vary', 'Origin, Authorization');
+  }
+  return reply;
 }
 
 /**
@@ -63,7 +103,7 @@ function matches(header: string, etag: string): boolean {
 /** Answer `value` as JSON with `status` (204 sends no body). */
 export function respond(request: FastifyRequest, reply: FastifyReply, metrics: Metrics, value: unknown, status = 200): FastifyReply {
   if (status === 204) {
-    reply.code(204).header('x-request-id', request.id);
+    baseHeaders(request, reply.code(204));
     observe(metrics, request, reply);
     return reply.send();
   }
@@ -72,10 +112,11 @@ export function respond(request: FastifyRequest, reply: FastifyReply, metrics: M
 
 /** Answer JSON text that is already serialised. */
 export function respondJson(request: FastifyRequest, reply: FastifyReply, metrics: Metrics, body: string, status = 200): FastifyReply {
-  reply.code(status);
+  baseHeaders(request, reply.code(status));
   if (status === 200 && (request.method === 'GET' || request.method === 'HEAD')) {
     const etag = etagOf(body);
-    reply.headers({ 'x-request-id': request.id, etag, vary: 'Authorization' });
+    reply.header('etag', etag);
+    if (!reply.hasHeader('vary')) reply.header('vary', 'Authorization');
     // A route may have chosen its own caching (public keys, docs assets); the default is private.
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'private, no-cache');
     const inm = rawHeader(request, 'if-none-match');
@@ -84,8 +125,6 @@ export function respondJson(request: FastifyRequest, reply: FastifyReply, metric
       observe(metrics, request, reply);
       return reply.send();
     }
-  } else {
-    reply.header('x-request-id', request.id);
   }
   observe(metrics, request, reply);
   return reply.type('application/json; charset=utf-8').send(body);
@@ -93,7 +132,7 @@ export function respondJson(request: FastifyRequest, reply: FastifyReply, metric
 
 /** Answer a raw body (HTML, JavaScript, Prometheus text) with metrics and `X-Request-Id`. */
 export function respondRaw(request: FastifyRequest, reply: FastifyReply, metrics: Metrics, contentType: string, body: string | Buffer): FastifyReply {
-  reply.header('x-request-id', request.id).type(contentType);
+  baseHeaders(request, reply).type(contentType);
   observe(metrics, request, reply);
   return reply.send(body);
 }

@@ -16,6 +16,8 @@ export interface RestDeps {
   version: string;
   /** Public base URL (OpenAPI `servers`). */
   publicUrl: string;
+  /** Browser origins allowed by CORS (`*` = any, without credentials). */
+  corsOrigins: readonly string[];
   /** Largest accepted request body, bytes (JSON and forms). */
   bodyLimit: number;
   /** Largest number of requests in one `POST /api/batch`. */
