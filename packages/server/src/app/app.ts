@@ -90,7 +90,7 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       return503OnClosing: true,
       routerOptions: { maxParamLength: 256 },
     });
-    registerRestApi(http, { db, registry, records, auth, tokens, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, maxBatchRequests: 1000 });
+    registerRestApi(http, { db, registry, records, auth, tokens, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, rateLimits: config.rateLimits, maxBatchRequests: 1000 });
     await http.ready();
 
     let closed = false;

@@ -32,6 +32,22 @@ export interface BasaltConfig {
   publicUrl: string;
   /** Browser origins allowed by CORS: `*` (any, without credentials) or exact origins. */
   corsOrigins: string[];
+  /** Abuse limits on the auth endpoints (requests per window); see docs/collections.md. */
+  rateLimits: RateLimitConfig;
+}
+
+/** Limits on the endpoints attackers hammer. Windows are fixed, per node cluster (kept in the database). */
+export interface RateLimitConfig {
+  /** Sign-in attempts per client IP per minute (any identity). */
+  signInPerIp: number;
+  /** Sign-in attempts per identity per 15 minutes (any IP): slows credential stuffing of one account. */
+  signInPerIdentity: number;
+  /** Sign-ups (auth-collection creates by non-superusers) per IP per hour. */
+  signUpPerIp: number;
+  /** Token refreshes per IP per minute. */
+  refreshPerIp: number;
+  /** Base of the progressive delay after failed sign-ins, ms (doubles per failure, at most 2 s). */
+  failureDelayMs: number;
 }
 
 /** Where a setting may come from, for error messages. */
@@ -112,6 +128,8 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
   const databaseSchema = String(merged.databaseSchema);
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) throw new ConfigError('databaseSchema must be a lowercase identifier');
   const dataDir = resolve(String(merged.dataDir));
+  const rl = { ...(defaults().rateLimits as RateLimitConfig), ...((merged.rateLimits ?? {}) as Partial<RateLimitConfig>) };
+  for (const [k, v] of Object.entries(rl)) asInt(`rateLimits.${k}`, v, 0, 1_000_000);
   const corsOrigins = merged.corsOrigins as unknown;
   if (!Array.isArray(corsOrigins) || corsOrigins.some((o) => typeof o !== 'string' || (o !== '*' && !/^https?:\/\/[a-zA-Z0-9.-]+(:\d{1,5})?$/.test(o)))) {
     // Never the literal `null` origin (sandboxed frames, file: pages), never paths or wildcards inside a name.
@@ -130,6 +148,7 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
     refreshTtlSeconds: asInt('refreshTtlSeconds', merged.refreshTtlSeconds, 60, 60 * 60 * 24 * 365),
     publicUrl: String(merged.publicUrl || `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`),
     corsOrigins: corsOrigins as string[],
+    rateLimits: rl,
   };
 }
 
@@ -149,6 +168,7 @@ function defaults(): Required<Source> & Record<string, unknown> {
     // Any origin, without credentials (Basalt's tokens travel in a header, never in cookies), as
     // PocketBase does; production apps list their origins.
     corsOrigins: ['*'],
+    rateLimits: { signInPerIp: 30, signInPerIdentity: 10, signUpPerIp: 20, refreshPerIp: 120, failureDelayMs: 250 },
   };
 }
 

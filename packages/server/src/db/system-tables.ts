@@ -45,6 +45,11 @@ export async function ensureSystemTables(db: Database): Promise<void> {
       revoked INTEGER NOT NULL DEFAULT 0
     )`);
     await tx.run('CREATE INDEX IF NOT EXISTS _refresh_tokens_family ON _refresh_tokens (family)');
+    await tx.run(`CREATE TABLE IF NOT EXISTS _rate_limits (
+      key TEXT PRIMARY KEY NOT NULL,
+      win INTEGER NOT NULL,
+      hits INTEGER NOT NULL
+    )`);
     await tx.run(`CREATE TABLE IF NOT EXISTS _idempotency (
       key TEXT PRIMARY KEY NOT NULL,
       fingerprint TEXT NOT NULL,

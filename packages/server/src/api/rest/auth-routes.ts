@@ -6,15 +6,31 @@ import type { FastifyInstance } from 'fastify';
 import type { RestDeps } from './rest-deps.ts';
 import { principalOf } from './request-context.ts';
 import { respond } from './respond.ts';
+import { clientKey, failureDelay } from './rate-limit.ts';
+import { isBasaltError } from '../../errors/index.ts';
 
 /** Register the auth routes. */
 export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
+  const limits = deps.rateLimits;
+  const limiter = deps.limiter!;
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/auth-with-password', async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
-    return respond(request, reply, deps.metrics, await deps.auth.authWithPassword(request.params.collection, body.identity, body.password));
+    const identity = typeof body.identity === 'string' ? body.identity.toLowerCase().slice(0, 254) : '';
+    const [, perIdentity] = await limiter.check(reply, [
+      [{ name: 'signin-ip', limit: limits.signInPerIp, windowSeconds: 60 }, clientKey(request)],
+      [{ name: 'signin-identity', limit: limits.signInPerIdentity, windowSeconds: 900 }, `${request.params.collection}\u0000${identity}`],
+    ]);
+    try {
+      return respond(request, reply, deps.metrics, await deps.auth.authWithPassword(request.params.collection, body.identity, body.password));
+    } catch (e) {
+      // Each further failure on one identity inside the window waits longer (no lockout: the window ends).
+      if (isBasaltError(e) && e.code === 'auth_failed') await failureDelay(limits.failureDelayMs, perIdentity?.count ?? 0);
+      throw e;
+    }
   });
 
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/auth-refresh', async (request, reply) => {
+    await limiter.check(reply, [[{ name: 'refresh-ip', limit: limits.refreshPerIp, windowSeconds: 60 }, clientKey(request)]]);
     const body = (request.body ?? {}) as Record<string, unknown>;
     // A refresh token in the body needs no Authorization; an invalid access token must not block it.
     const principal = body.refreshToken !== undefined ? { kind: 'anonymous' as const } : await principalOf(request, deps.auth);

@@ -10,6 +10,7 @@ import { problemBody } from './problem.ts';
 import { callContext, principalOf } from './request-context.ts';
 import { readBody } from './request-body.ts';
 import { respond } from './respond.ts';
+import { clientKey } from './rate-limit.ts';
 import type { RestDeps } from './rest-deps.ts';
 
 interface BatchItem {
@@ -62,7 +63,14 @@ export function registerBatchRoutes(app: FastifyInstance, deps: RestDeps): void 
     const items = body.requests.map(parseItem);
     // Resolve the caller before the transaction opens: resolving reads the database, and on PostgreSQL a
     // second connection taken while holding one can starve the pool under load.
-    await principalOf(request, auth);
+    const principal = await principalOf(request, auth);
+    // Sign-ups inside a batch count against the same per-client limit as single ones.
+    if (principal.kind !== 'superuser') {
+      const signUps = items.filter((it) => (it.method === 'POST' || it.method === 'PUT') && deps.registry.find(it.collection)?.type === 'auth').length;
+      for (let i = 0; i < signUps; i++) {
+        await deps.limiter!.check(reply, [[{ name: 'signup-ip', limit: deps.rateLimits.signUpPerIp, windowSeconds: 3600 }, clientKey(request)]]);
+      }
+    }
     let failedAt = -1;
     try {
       const results = await records.transaction(async (tx) => {

@@ -9,6 +9,7 @@ import { errorHandler, sendProblem } from './problem.ts';
 import { registerIdempotency } from './idempotency.ts';
 import { registerBodyParsers } from './request-body.ts';
 import { baseHeaders, corsPolicy, labelRoutes } from './respond.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { registerRecordRoutes } from './records-routes.ts';
 import { registerCollectionRoutes } from './collections-routes.ts';
 import { registerBatchRoutes } from './batch-routes.ts';
@@ -21,6 +22,7 @@ export { problemBody } from './problem.ts';
 
 /** Register every REST route and the cross-cutting hooks on a Fastify instance. */
 export function registerRestApi(app: FastifyInstance, deps: RestDeps): void {
+  deps.limiter ??= new RateLimiter(deps.db);
   app.setErrorHandler(errorHandler(deps.metrics));
   app.setNotFoundHandler((request, reply) => {
     sendProblem(reply, new BasaltError('not_found', { message: `No route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}.` }), deps.metrics, request);

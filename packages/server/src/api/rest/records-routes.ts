@@ -6,6 +6,7 @@ import type { ListParams, OutputParams } from '../../records/index.ts';
 import { callContext, queryString } from './request-context.ts';
 import { respond, respondJson } from './respond.ts';
 import { readBodyWithKind } from './request-body.ts';
+import { clientKey } from './rate-limit.ts';
 import type { RestDeps } from './rest-deps.ts';
 
 type Params = { collection: string; id?: string };
@@ -45,6 +46,10 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RestDeps): void
   app.post<{ Params: Params }>('/api/collections/:collection/records', async (request, reply) => {
     const body = writeBody(request);
     const ctx = await callContext(request, auth, body);
+    // Sign-ups (creates in auth collections by anyone but superusers) are rate limited per client.
+    if (deps.registry.find(request.params.collection)?.type === 'auth' && ctx.principal.kind !== 'superuser') {
+      await deps.limiter!.check(reply, [[{ name: 'signup-ip', limit: deps.rateLimits.signUpPerIp, windowSeconds: 3600 }, clientKey(request)]]);
+    }
     return respond(request, reply, metrics, await records.create(ctx, request.params.collection, body, outputParams(request)));
   });
 

@@ -3,6 +3,8 @@ import type { CollectionRegistry } from '../../schema/index.ts';
 import type { RecordsService } from '../../records/index.ts';
 import type { AuthService, TokenService } from '../../auth/index.ts';
 import type { Metrics } from '../../telemetry/index.ts';
+import type { RateLimitConfig } from '../../app/config.ts';
+import type { RateLimiter } from './rate-limit.ts';
 
 /** What the REST routes need. */
 export interface RestDeps {
@@ -16,6 +18,10 @@ export interface RestDeps {
   version: string;
   /** Public base URL (OpenAPI `servers`). */
   publicUrl: string;
+  /** Abuse limits on the auth endpoints. */
+  rateLimits: RateLimitConfig;
+  /** Counts requests against those limits (set by registerRestApi). */
+  limiter?: RateLimiter;
   /** Browser origins allowed by CORS (`*` = any, without credentials). */
   corsOrigins: readonly string[];
   /** Largest accepted request body, bytes (JSON and forms). */

@@ -1,0 +1,92 @@
+/**
+ * Abuse limits for the endpoints attackers hammer (sign-in, sign-up, refresh): fixed windows counted in
+ * the database, so every node of a cluster shares them, with IETF `RateLimit-Policy` / `RateLimit`
+ * headers (draft-ietf-httpapi-ratelimit-headers-10) and `429` + `Retry-After` past the quota. Windows
+ * simply expire: there is no permanent lockout. Failed sign-ins are also slowed progressively.
+ *
+ * Applied by the routes that need it, not as a global hook (docs/decisions/003).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BasaltError } from '../../errors/index.ts';
+import type { Database } from '../../db/index.ts';
+
+/** One quota: `limit` requests per `windowSeconds`, for keys of one kind. */
+export interface Quota {
+  /** Policy name in the headers, e.g. `signin-ip`. */
+  name: string;
+  limit: number;
+  windowSeconds: number;
+}
+
+/** Result of counting one request against a quota. */
+interface Hit {
+  quota: Quota;
+  /** Requests counted in this window, this one included. */
+  count: number;
+  remaining: number;
+  resetSeconds: number;
+}
+
+/** Counts requests per key and window in `_rate_limits`. */
+export class RateLimiter {
+  readonly #db: Database;
+  #lastSweep = 0;
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /** Count one request for `key` under `quota`. */
+  async #hit(quota: Quota, key: string): Promise<Hit> {
+    const now = Date.now();
+    const win = Math.floor(now / (quota.windowSeconds * 1000));
+    // Keys hold identities and addresses: store a hash, not the value.
+    const k = `${quota.name}:${createHash('sha256').update(key).digest('base64url').slice(0, 32)}`;
+    const row = await this.#db.get<{ hits: number }>(
+      `INSERT INTO _rate_limits (key, win, hits) VALUES (?, ?, 1)
+       ON CONFLICT (key) DO UPDATE SET hits = CASE WHEN _rate_limits.win = excluded.win THEN _rate_limits.hits + 1 ELSE 1 END, win = excluded.win
+       RETURNING hits`,
+      [k, win],
+    );
+    if (now - this.#lastSweep > 60_000) {
+      this.#lastSweep = now;
+      // Windows of the longest policy (1 hour) are long over after a day.
+      await this.#db.run('DELETE FROM _rate_limits WHERE win < ?', [Math.floor(now / 3_600_000) - 24]);
+    }
+    const hits = Number(row?.hits ?? 1);
+    const resetSeconds = Math.max(1, Math.ceil(((win + 1) * quota.windowSeconds * 1000 - now) / 1000));
+    return { quota, count: hits, remaining: Math.max(0, quota.limit - hits), resetSeconds };
+  }
+
+  /**
+   * Count the request against every quota; set the headers for the tightest one; throw `rate_limited`
+   * (429, `Retry-After`) when any is exhausted. A quota with limit 0 is off.
+   */
+  async check(reply: FastifyReply, checks: Array<[Quota, string]>): Promise<Hit[]> {
+    const hits: Hit[] = [];
+    for (const [quota, key] of checks) if (quota.limit > 0) hits.push(await this.#hit(quota, key));
+    if (hits.length === 0) return hits;
+    const over = hits.find((h) => h.count > h.quota.limit);
+    const tightest = over ?? hits.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+    reply.header('ratelimit-policy', hits.map((h) => `"${h.quota.name}";q=${h.quota.limit};w=${h.quota.windowSeconds}`).join(', '));
+    reply.header('ratelimit', `"${tightest.quota.name}";r=${tightest.remaining};t=${tightest.resetSeconds}`);
+    if (over) {
+      reply.header('retry-after', String(over.resetSeconds));
+      throw new BasaltError('rate_limited', { message: `Too many requests; try again in ${over.resetSeconds} s.` });
+    }
+    return hits;
+  }
+}
+
+/** The client address used as a rate-limit key. */
+export function clientKey(request: FastifyRequest): string {
+  return request.ip;
+}
+
+/** Sleep before answering a failed sign-in: `base` doubling per recent failure, at most 2 s. */
+export async function failureDelay(baseMs: number, recentFailures: number): Promise<void> {
+  if (baseMs <= 0 || recentFailures <= 1) return;
+  await sleep(Math.min(2000, baseMs * 2 ** Math.min(recentFailures - 2, 10)));
+}
