@@ -11,6 +11,7 @@ import { RecordsService } from '../records/index.ts';
 import { AuthService, RefreshTokens, TokenService, loadRefreshSecret, loadTokenKeys } from '../auth/index.ts';
 import { createLogger, createMetrics, instrumentDatabase, type Metrics } from '../telemetry/index.ts';
 import { registerRestApi } from '../api/rest/index.ts';
+import { AuditLog, actorOf } from '../audit/index.ts';
 import { sqlitePath, type BasaltConfig } from './config.ts';
 
 /** Basalt's version (OpenAPI `info.version`, boot banner). */
@@ -24,6 +25,8 @@ export interface BasaltApp {
   registry: CollectionRegistry;
   records: RecordsService;
   auth: AuthService;
+  /** The audit trail. */
+  audit: AuditLog;
   /** Access-token signing and verification (key rotation reloads it). */
   tokens: TokenService;
   metrics: Metrics;
@@ -65,7 +68,22 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       if (applied.length) logger.info({ applied }, 'applied migrations');
     }
     const tokens = new TokenService(db, await loadTokenKeys(db, config.tokenTtlSeconds), config.publicUrl, config.tokenTtlSeconds);
-    const refresh = new RefreshTokens(db, await loadRefreshSecret(db), { ttlSeconds: config.refreshTtlSeconds });
+    const audit = new AuditLog(db);
+    // Superuser writes and password changes are audited inside the write's transaction.
+    records.hooks.on('*', '*', async (e, next) => {
+      await next();
+      const id = String(e.record.id ?? e.original?.id ?? '');
+      if (e.principal.kind === 'superuser') {
+        await audit.record({ action: `record.${e.op}`, outcome: 'success', actor: actorOf(e.principal), target: `${e.collection.name}/${id}` }, e.tx);
+      }
+      if (e.op === 'update' && e.collection.type === 'auth' && 'password' in e.record) {
+        await audit.record({ action: 'auth.password_change', outcome: 'success', actor: actorOf(e.principal), target: `${e.collection.name}/${id}` }, e.tx);
+      }
+    }, { id: 'audit', priority: 1000 });
+    const refresh = new RefreshTokens(db, await loadRefreshSecret(db), {
+      ttlSeconds: config.refreshTtlSeconds,
+      onFamilyRevoked: (r) => audit.record({ action: 'auth.refresh_reuse', outcome: 'failure', actor: `${registry.find(r.collectionId)?.name ?? r.collectionId}:${r.recordId}`, target: `family:${r.family}`, details: { reason: r.reason } }),
+    });
     const auth = new AuthService(records, tokens, refresh);
 
     // Request ids: a random per-process prefix and a counter — unique, cheap (no RNG per request).
@@ -90,12 +108,12 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       return503OnClosing: true,
       routerOptions: { maxParamLength: 256 },
     });
-    registerRestApi(http, { db, registry, records, auth, tokens, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, rateLimits: config.rateLimits, maxBatchRequests: 1000 });
+    registerRestApi(http, { db, registry, records, auth, audit, tokens, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, rateLimits: config.rateLimits, maxBatchRequests: 1000 });
     await http.ready();
 
     let closed = false;
     return {
-      config, http, db, registry, records, auth, tokens, metrics, logger,
+      config, http, db, registry, records, auth, audit, tokens, metrics, logger,
       async listen() {
         return http.listen({ host: config.http.host, port: config.http.port });
       },

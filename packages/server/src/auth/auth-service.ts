@@ -112,7 +112,8 @@ export class AuthService {
 
   /** Create or update a superuser (CLI `superuser upsert`). */
   async upsertSuperuser(email: string, password: string): Promise<'created' | 'updated'> {
-    const su: Principal = { kind: 'superuser', record: {} };
+    // Audited as the CLI (the only caller): there is no signed-in superuser behind it.
+    const su: Principal = { kind: 'superuser', record: { id: 'cli' } };
     const ctx = { principal: su, request: emptyRequest() };
     const existing = await this.#records.findRawBy('_superusers', 'email', email);
     if (existing) {

@@ -28,12 +28,19 @@ export class RefreshTokens {
   readonly #secret: Buffer;
   readonly #ttlMs: number;
   readonly #graceMs: number;
+  readonly #onFamilyRevoked?: (info: { family: string; collectionId: string; recordId: string; reason: 'reuse' | 'password_changed' }) => Promise<void> | void;
 
-  constructor(db: Database, secret: Buffer, opts: { ttlSeconds: number; graceMs?: number }) {
+  constructor(db: Database, secret: Buffer, opts: {
+    ttlSeconds: number;
+    graceMs?: number;
+    /** Told when reuse or a password change revokes a family (the audit trail listens). */
+    onFamilyRevoked?: (info: { family: string; collectionId: string; recordId: string; reason: 'reuse' | 'password_changed' }) => Promise<void> | void;
+  }) {
     this.#db = db;
     this.#secret = secret;
     this.#ttlMs = opts.ttlSeconds * 1000;
     this.#graceMs = opts.graceMs ?? 10_000;
+    this.#onFamilyRevoked = opts.onFamilyRevoked;
   }
 
   #successor(token: string): string {
@@ -69,7 +76,7 @@ export class RefreshTokens {
     const outcome = await this.#db.transaction(async (tx) => {
       const row = await tx.get<Row>(`SELECT family, collection_id, record_id, token_key_hash, generation, expires, used, revoked FROM _refresh_tokens WHERE hash = ?${this.#db.dialect.rowLockSuffix}`, [hash]);
       if (!row || Number(row.revoked) === 1 || row.expires < formatTimestamp(new Date(now))) return { kind: 'invalid' as const };
-      if (key === undefined || tokenKeyHash(key) !== row.token_key_hash) return { kind: 'revoke' as const, family: row.family };
+      if (key === undefined || tokenKeyHash(key) !== row.token_key_hash) return { kind: 'revoke' as const, family: row.family, reason: 'password_changed' as const };
       const grant = { collectionId: row.collection_id, recordId: row.record_id, refreshToken: successor };
       if (row.used === '') {
         const taken = await tx.run(`UPDATE _refresh_tokens SET used = ? WHERE hash = ? AND used = ''`, [formatTimestamp(new Date(now)), hash]);
@@ -85,10 +92,13 @@ export class RefreshTokens {
       // Used before: a concurrent refresh inside the grace period gets the same successor; later, it is reuse.
       const usedAt = new Date(row.used.replace(' ', 'T')).getTime();
       if (now - usedAt <= this.#graceMs) return { kind: 'ok' as const, grant };
-      return { kind: 'revoke' as const, family: row.family };
+      return { kind: 'revoke' as const, family: row.family, reason: 'reuse' as const };
     });
     if (outcome.kind === 'ok') return outcome.grant;
-    if (outcome.kind === 'revoke') await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE family = ?', [outcome.family]);
+    if (outcome.kind === 'revoke') {
+      await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE family = ?', [outcome.family]);
+      await this.#onFamilyRevoked?.({ family: outcome.family, collectionId: owner.collection_id, recordId: owner.record_id, reason: outcome.reason });
+    }
     throw new BasaltError('token_invalid');
   }
 

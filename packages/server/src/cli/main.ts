@@ -143,6 +143,7 @@ async function keys(args: string[]): Promise<number> {
   const app = await createApp(config, { logger: createLogger({ level: 'warn' }) });
   try {
     const kid = await rotateTokenKeys(app.db, config.tokenTtlSeconds);
+    await app.audit.record({ action: 'keys.rotate_signing', outcome: 'success', actor: 'cli', target: `kid:${kid}` });
     process.stdout.write(`signing key rotated: new kid ${kid}\n`);
     return 0;
   } finally {

@@ -45,6 +45,17 @@ export async function ensureSystemTables(db: Database): Promise<void> {
       revoked INTEGER NOT NULL DEFAULT 0
     )`);
     await tx.run('CREATE INDEX IF NOT EXISTS _refresh_tokens_family ON _refresh_tokens (family)');
+    await tx.run(`CREATE TABLE IF NOT EXISTS _audit (
+      seq ${d.serialPrimaryKey},
+      created TEXT NOT NULL,
+      action TEXT NOT NULL,
+      outcome TEXT NOT NULL,
+      actor TEXT NOT NULL,
+      target TEXT NOT NULL,
+      ip TEXT NOT NULL,
+      details TEXT NOT NULL
+    )`);
+    await tx.run('CREATE INDEX IF NOT EXISTS _audit_action ON _audit (action, seq)');
     await tx.run(`CREATE TABLE IF NOT EXISTS _rate_limits (
       key TEXT PRIMARY KEY NOT NULL,
       win INTEGER NOT NULL,

@@ -8,6 +8,7 @@ import { principalOf } from './request-context.ts';
 import { respond } from './respond.ts';
 import { clientKey, failureDelay } from './rate-limit.ts';
 import { isBasaltError } from '../../errors/index.ts';
+import { actorOf } from '../../audit/index.ts';
 
 /** Register the auth routes. */
 export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
@@ -21,10 +22,16 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
       [{ name: 'signin-identity', limit: limits.signInPerIdentity, windowSeconds: 900 }, `${request.params.collection}\u0000${identity}`],
     ]);
     try {
-      return respond(request, reply, deps.metrics, await deps.auth.authWithPassword(request.params.collection, body.identity, body.password));
+      const result = await deps.auth.authWithPassword(request.params.collection, body.identity, body.password);
+      const id = String((result.record as { id?: unknown }).id ?? '');
+      await deps.audit.record({ action: 'auth.signin', outcome: 'success', actor: `${request.params.collection}:${id}`, target: `${request.params.collection}/${id}`, ip: request.ip });
+      return respond(request, reply, deps.metrics, result);
     } catch (e) {
-      // Each further failure on one identity inside the window waits longer (no lockout: the window ends).
-      if (isBasaltError(e) && e.code === 'auth_failed') await failureDelay(limits.failureDelayMs, perIdentity?.count ?? 0);
+      if (isBasaltError(e) && e.code === 'auth_failed') {
+        await deps.audit.record({ action: 'auth.signin', outcome: 'failure', actor: 'anonymous', target: `${request.params.collection}:${identity}`, ip: request.ip });
+        // Each further failure on one identity inside the window waits longer (no lockout: the window ends).
+        await failureDelay(limits.failureDelayMs, perIdentity?.count ?? 0);
+      }
       throw e;
     }
   });
@@ -39,7 +46,9 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
 
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/auth-logout', async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
-    await deps.auth.logout(await principalOf(request, deps.auth), body.refreshToken, body.all === true);
+    const principal = await principalOf(request, deps.auth);
+    await deps.auth.logout(principal, body.refreshToken, body.all === true);
+    await deps.audit.record({ action: body.all === true ? 'auth.logout_all' : 'auth.logout', outcome: 'success', actor: actorOf(principal), target: actorOf(principal), ip: request.ip });
     return respond(request, reply, deps.metrics, null, 204);
   });
 }

@@ -1,7 +1,8 @@
 /**
  * Collections API (superusers only): `/api/collections[/{idOrName}]`, PocketBase's shapes.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { actorOf } from '../../audit/index.ts';
 import { BasaltError } from '../../errors/index.ts';
 import { intParam } from '../../records/index.ts';
 import { queryString, requireSuperuser } from './request-context.ts';
@@ -32,19 +33,26 @@ export function registerCollectionRoutes(app: FastifyInstance, deps: RestDeps): 
     return respond(request, reply, metrics, registry.get(request.params.idOrName));
   });
 
+  const audited = async <T extends { name: string }>(request: FastifyRequest, action: string, work: Promise<T>): Promise<T> => {
+    const c = await work;
+    await deps.audit.record({ action, outcome: 'success', actor: actorOf(request.principal ?? { kind: 'anonymous' }), target: c.name, ip: request.ip });
+    return c;
+  };
+
   app.post('/api/collections', async (request, reply) => {
     await requireSuperuser(request, auth);
-    return respond(request, reply, metrics, await registry.create(request.body));
+    return respond(request, reply, metrics, await audited(request, 'collection.create', registry.create(request.body)));
   });
 
   app.patch<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request, reply) => {
     await requireSuperuser(request, auth);
-    return respond(request, reply, metrics, await registry.update(request.params.idOrName, request.body));
+    return respond(request, reply, metrics, await audited(request, 'collection.update', registry.update(request.params.idOrName, request.body)));
   });
 
   app.delete<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request, reply) => {
     await requireSuperuser(request, auth);
-    await registry.delete(request.params.idOrName);
+    const name = registry.get(request.params.idOrName).name;
+    await audited(request, 'collection.delete', registry.delete(request.params.idOrName).then(() => ({ name })));
     return respond(request, reply, metrics, null, 204);
   });
 }

@@ -5,6 +5,7 @@ import type { AuthService, TokenService } from '../../auth/index.ts';
 import type { Metrics } from '../../telemetry/index.ts';
 import type { RateLimitConfig } from '../../app/config.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import type { AuditLog } from '../../audit/index.ts';
 
 /** What the REST routes need. */
 export interface RestDeps {
@@ -12,6 +13,7 @@ export interface RestDeps {
   registry: CollectionRegistry;
   records: RecordsService;
   auth: AuthService;
+  audit: AuditLog;
   tokens: TokenService;
   metrics: Metrics;
   /** Version string for the OpenAPI document. */

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { readChanges, lastChangeSeq } from '../../db/index.ts';
 import { buildOpenApiDocument, docsAssetRoutes, docsPageHtml, DOCS_CONTENT_SECURITY_POLICY, type OpenApiDocument } from '../openapi/index.ts';
 import { intParam } from '../../records/index.ts';
+import { BasaltError } from '../../errors/index.ts';
 import { queryString, requireSuperuser } from './request-context.ts';
 import { respond, respondRaw } from './respond.ts';
 import type { RestDeps } from './rest-deps.ts';
@@ -18,6 +19,15 @@ export function registerSystemRoutes(app: FastifyInstance, deps: RestDeps): void
   app.get('/.well-known/jwks.json', async (request, reply) => {
     reply.header('cache-control', 'public, max-age=300');
     return respond(request, reply, deps.metrics, deps.tokens.jwks());
+  });
+
+  app.get('/api/admin/audit', async (request, reply) => {
+    await requireSuperuser(request, deps.auth);
+    const after = intParam(queryString(request, 'after'), 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(queryString(request, 'limit'), 100, 1, 1000);
+    const action = queryString(request, 'action');
+    if (action !== undefined && !/^[a-z_.]{1,64}$/.test(action)) throw new BasaltError('bad_request', { message: 'action is a name like auth.signin, or a prefix like auth.' });
+    return respond(request, reply, deps.metrics, { items: await deps.audit.list(after, limit, action) });
   });
 
   app.get('/api/admin/changes', async (request, reply) => {
