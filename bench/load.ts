@@ -44,6 +44,10 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50' },
     ids: { type: 'string' },
+    token: { type: 'string' },
+    identity: { type: 'string' },
+    password: { type: 'string' },
+    'auth-collection': { type: 'string' },
   },
 });
 
@@ -52,13 +56,20 @@ const scenario = args.scenario ?? '';
 const duration = Number(args.duration);
 const warmup = Number(args.warmup);
 const connections = Number(args.connections);
-if (!base || !['view', 'list', 'create'].includes(scenario)) {
-  process.stderr.write('usage: load.ts --url URL --scenario view|list|create [--ids file]\n');
+if (!base || !['view', 'list', 'create', 'view-auth', 'signin'].includes(scenario)) {
+  process.stderr.write('usage: load.ts --url URL --scenario view|list|create|view-auth|signin [--ids file] [--token T --identity E --password P --auth-collection C]\n');
   process.exit(2);
 }
 
 function requestsFor(): { requests: AutocannonRequest[]; probe: (n: number) => Promise<Response> } {
-  if (scenario === 'view') {
+  if (scenario === 'signin') {
+    const path = `/api/collections/${args['auth-collection']}/auth-with-password`;
+    const body = JSON.stringify({ identity: args.identity, password: args.password });
+    const headers = { 'content-type': 'application/json' };
+    return { requests: [{ method: 'POST', path, headers, body }], probe: () => fetch(base + path, { method: 'POST', headers, body }) };
+  }
+  if (scenario === 'view' || scenario === 'view-auth') {
+    const auth: Record<string, string> = scenario === 'view-auth' ? { authorization: String(args.token) } : {};
     if (!args.ids) throw new Error('--ids is required for the view scenario');
     const ids = JSON.parse(readFileSync(args.ids, 'utf8')) as string[];
     if (ids.length === 0) throw new Error('no ids to view');
@@ -67,13 +78,14 @@ function requestsFor(): { requests: AutocannonRequest[]; probe: (n: number) => P
       requests: [
         {
           method: 'GET',
+          headers: auth,
           setupRequest: (req) => {
             req.path = `${RECORDS}/${ids[i++ % ids.length]}`;
             return req;
           },
         },
       ],
-      probe: (n) => fetch(`${base}${RECORDS}/${ids[n % ids.length]}`),
+      probe: (n) => fetch(`${base}${RECORDS}/${ids[n % ids.length]}`, { headers: auth }),
     };
   }
   if (scenario === 'list') {

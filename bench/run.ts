@@ -7,7 +7,9 @@
  * in its own child process. Prints a table and writes bench/results/<timestamp>.json + latest.json.
  *
  * Flags: --duration S (10) --warmup S (2) --connections N (50) --only basalt|bare
- *        --scenario view|list|create (repeatable or comma-separated) --records N (10000)
+ *        --scenario view|list|create|view-auth|signin (repeatable or comma-separated) --records N (10000)
+ *        view-auth and signin run on Basalt only: view-by-id as a signed-in user against an auth rule
+ *        (token verification + rule cost, compared with view), and password sign-in (argon2id cost).
  *        --database-url postgres://… (Basalt on PostgreSQL; the bare baseline stays on SQLite)
  *        --keep (keep the temporary data directories)
  * Exit code: 0 when the harness ran (even if a target is MISSED or a run had errors, both of which
@@ -30,11 +32,13 @@ const REPO = dirname(BENCH_DIR);
 const CLI = process.env.BASALT_BENCH_CLI ?? join(REPO, 'packages/server/src/cli/main.ts');
 const RECORDS = '/api/collections/posts/records';
 
-type Scenario = 'view' | 'list' | 'create';
+type Scenario = 'view' | 'list' | 'create' | 'view-auth' | 'signin';
 type TargetName = 'bare' | 'basalt';
 const SCENARIOS: Scenario[] = ['view', 'list', 'create'];
+/** Basalt-only scenarios (no bare counterpart), run when named with --scenario. */
+const BASALT_ONLY: Scenario[] = ['view-auth', 'signin'];
 /** Minimum Basalt/bare req/s ratio per scenario (from the benchmark issue). */
-const TARGETS: Record<Scenario, number> = { view: 0.6, list: 0.6, create: 0.5 };
+const TARGETS: Record<Scenario, number> = { view: 0.6, list: 0.6, create: 0.5, 'view-auth': 0, signin: 0 };
 
 const { values: flags } = parseArgs({
   options: {
@@ -65,7 +69,7 @@ const params = {
   basaltDatabase: flags['database-url'] ? 'postgresql' : 'sqlite',
   bareDatabase: 'sqlite',
 };
-for (const s of params.scenarios) if (!SCENARIOS.includes(s)) die(`unknown scenario: ${s}`);
+for (const s of params.scenarios) if (!SCENARIOS.includes(s) && !BASALT_ONLY.includes(s)) die(`unknown scenario: ${s}`);
 for (const t of params.targets) if (t !== 'bare' && t !== 'basalt') die(`--only must be basalt or bare, not ${t}`);
 for (const k of ['duration', 'warmup', 'connections', 'records'] as const) {
   if (!Number.isFinite(params[k]) || params[k] < 0) die(`bad --${k}`);
@@ -189,6 +193,9 @@ interface Target {
   base: string;
   /** Ids to rotate through in the view scenario. */
   ids: string[];
+  /** Basalt only: a signed-in user for view-auth/signin, and the superuser token to change rules. */
+  user?: { email: string; password: string; token: string };
+  superuserToken?: string;
   stop: () => Promise<void>;
   notes: string[];
 }
@@ -235,7 +242,10 @@ async function startBasalt(work: string, posts: PostInput[]): Promise<Target> {
 
   const port = await freePort();
   const logFile = join(work, 'basalt.log');
-  const child = startServer([CLI, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir, ...dbArgs], logFile);
+  // Abuse limits off: the signin scenario signs one user in thousands of times a second on purpose.
+  const configFile = join(work, 'basalt.config.json');
+  writeFileSync(configFile, JSON.stringify({ rateLimits: { signInPerIp: 0, signInPerIdentity: 0, signUpPerIp: 0, refreshPerIp: 0, failureDelayMs: 0 } }));
+  const child = startServer([CLI, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir, '--config', configFile, ...dbArgs], logFile);
   const base = `http://127.0.0.1:${port}`;
   const stop = () => stopServer(child);
   try {
@@ -259,7 +269,20 @@ async function startBasalt(work: string, posts: PostInput[]): Promise<Target> {
 
     const notes: string[] = [`Basalt on ${params.basaltDatabase}`];
     const ids = await seedBasalt(base, token, posts, notes);
-    return { name: 'basalt', base, ids, stop, notes };
+    let user: Target['user'];
+    if (params.scenarios.some((s) => BASALT_ONLY.includes(s))) {
+      try {
+        await call(base, 'DELETE', '/api/collections/bench_users', undefined, token);
+      } catch (e) {
+        if (!(e instanceof HttpError && e.status === 404)) throw e;
+      }
+      await call(base, 'POST', '/api/collections', { name: 'bench_users', type: 'auth', fields: [] }, token);
+      const userPassword = `bench ${randomBytes(8).toString('hex')}`;
+      await call(base, 'POST', '/api/collections/bench_users/records', { email: 'reader@example.com', password: userPassword, passwordConfirm: userPassword }, token);
+      const signedIn = (await call(base, 'POST', '/api/collections/bench_users/auth-with-password', { identity: 'reader@example.com', password: userPassword })) as { token: string };
+      user = { email: 'reader@example.com', password: userPassword, token: signedIn.token };
+    }
+    return { name: 'basalt', base, ids, stop, notes, user, superuserToken: token };
   } catch (e) {
     await stop();
     throw new Error(`${(e as Error).message}\n--- basalt log tail ---\n${tail(logFile)}`);
@@ -322,6 +345,17 @@ async function verify(t: Target, posts: PostInput[]): Promise<{ matches: number;
 }
 
 async function runScenario(t: Target, scenario: Scenario, idsFile: string): Promise<LoadResult> {
+  // view-auth: the same view-by-id, as a signed-in user, under a rule that needs the token.
+  if (scenario === 'view-auth') await call(t.base, 'PATCH', '/api/collections/posts', { viewRule: '@request.auth.id != ""' }, t.superuserToken);
+  try {
+    return await runLoad(t, scenario, idsFile);
+  } finally {
+    if (scenario === 'view-auth') await call(t.base, 'PATCH', '/api/collections/posts', { viewRule: '' }, t.superuserToken);
+  }
+}
+
+async function runLoad(t: Target, scenario: Scenario, idsFile: string): Promise<LoadResult> {
+  const userArgs = t.user ? ['--token', t.user.token, '--identity', t.user.email, '--password', t.user.password, '--auth-collection', 'bench_users'] : [];
   const r = await runChild(
     [
       join(BENCH_DIR, 'load.ts'),
@@ -331,6 +365,7 @@ async function runScenario(t: Target, scenario: Scenario, idsFile: string): Prom
       '--warmup', String(params.warmup),
       '--connections', String(params.connections),
       '--ids', idsFile,
+      ...userArgs,
     ],
     (params.duration + params.warmup) * 1000 + 60_000,
   );
@@ -376,6 +411,7 @@ for (const name of params.targets) {
     const idsFile = join(work, `${name}-ids.json`);
     writeFileSync(idsFile, JSON.stringify(t.ids.filter((_, i) => i % step === 0).slice(0, 1000)));
     for (const s of params.scenarios) {
+      if (name === 'bare' && BASALT_ONLY.includes(s)) continue;
       log(`${name}: ${s}`);
       const r = await runScenario(t, s, idsFile);
       rep.scenarios[s] = r;
@@ -452,6 +488,13 @@ for (const r of rows) {
       out.push(`note: ${r.scenario}: response sizes differ (bare ${r.bare.bytesPerResponse} B, basalt ${r.basalt.bytesPerResponse} B)`);
     }
   }
+}
+const viewRps = report.basalt?.scenarios.view?.reqPerSec;
+const viewAuthRps = report.basalt?.scenarios['view-auth']?.reqPerSec;
+if (viewRps && viewAuthRps) {
+  // One server thread saturated: the difference of the per-request times is what the token and rule add.
+  out.push(`view-auth vs view: ${(1e6 / viewAuthRps - 1e6 / viewRps).toFixed(1)} µs more per request for token verification + auth rule ` +
+    `(${(viewAuthRps / viewRps).toFixed(2)} of anonymous view throughput)`);
 }
 const missed = rows.filter((r) => r.verdict === 'MISSED').map((r) => r.scenario);
 if (missed.length) out.push(`MISSED: ${missed.join(', ')} below target ratio`);

@@ -8,6 +8,9 @@ import { ANONYMOUS, emptyRequest, type Principal, type RecordsService } from '..
 import { TokenService, tokenKeyHash } from './auth-tokens.ts';
 import type { RefreshTokens } from './refresh-tokens.ts';
 
+/** How long a resolved principal is reused on this node (see AuthService). */
+export const PRINCIPAL_TTL_MS = 2000;
+
 /** What a successful sign-in answers (PocketBase's shape, plus Basalt's rotating `refreshToken`). */
 export interface AuthResult {
   token: string;
@@ -20,11 +23,21 @@ export class AuthService {
   readonly #records: RecordsService;
   readonly #tokens: TokenService;
   readonly #refresh: RefreshTokens;
+  /**
+   * Principals resolved from a record in the last {@link PRINCIPAL_TTL_MS}, keyed by collection id and
+   * record id. Writes to auth records on this node drop their entry at once; other nodes see a changed
+   * password or a deleted account within the TTL.
+   */
+  readonly #principals = new Map<string, { tkh: string; principal: Principal; until: number }>();
 
   constructor(records: RecordsService, tokens: TokenService, refresh: RefreshTokens) {
     this.#records = records;
     this.#tokens = tokens;
     this.#refresh = refresh;
+    records.hooks.on('*', '*', async (e, next) => {
+      await next();
+      if (e.collection.type === 'auth') this.#principals.delete(`${e.collection.id}/${String(e.record.id ?? e.original?.id ?? '')}`);
+    }, { id: 'auth-principal-cache', priority: 1001 });
   }
 
   /**
@@ -102,12 +115,18 @@ export class AuthService {
     const token = header.replace(/^Bearer\s+/i, '').trim();
     if (!token) return ANONYMOUS;
     const claims = await this.#tokens.verify(token);
+    const cacheKey = `${claims.collectionId}/${claims.id}`;
+    const cached = this.#principals.get(cacheKey);
+    if (cached && cached.tkh === claims.tkh && cached.until > Date.now()) return cached.principal;
     const c = this.#records.registry.find(claims.collectionId);
     if (!c || c.type !== 'auth') throw new BasaltError('token_invalid');
     const row = await this.#records.findRawBy(c.name, 'id', claims.id);
     if (!row || tokenKeyHash(String(row.tokenKey)) !== claims.tkh) throw new BasaltError('token_invalid');
     const record = await this.#records.present({ principal: { kind: 'superuser', record: {} }, request: emptyRequest() }, c, row) as Record<string, unknown>;
-    return c.name === '_superusers' ? { kind: 'superuser', record } : { kind: 'record', collection: c.name, record };
+    const principal: Principal = c.name === '_superusers' ? { kind: 'superuser', record } : { kind: 'record', collection: c.name, record };
+    if (this.#principals.size >= 10_000) this.#principals.delete(this.#principals.keys().next().value!);
+    this.#principals.set(cacheKey, { tkh: claims.tkh, principal, until: Date.now() + PRINCIPAL_TTL_MS });
+    return principal;
   }
 
   /** Create or update a superuser (CLI `superuser upsert`). */

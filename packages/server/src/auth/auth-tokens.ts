@@ -48,6 +48,12 @@ export class TokenService {
   readonly #ttl: number;
   /** When the key set was last read; an unknown kid triggers a reload at most this often. */
   #loadedAt = Date.now();
+  /**
+   * Tokens whose signature and claims were verified, until they expire: an ES256 verification costs
+   * ~75–190 µs (npm run bench -- --scenario view-auth), and a client sends the same token many times.
+   * Keyed by the exact token text, so a hit is the same verification again. Bounded, oldest first out.
+   */
+  readonly #verified = new Map<string, AccessClaims & { exp: number }>();
 
   constructor(db: Database, keys: TokenKeys, issuer: string, ttlSeconds: number) {
     this.#db = db;
@@ -82,6 +88,19 @@ export class TokenService {
   /** Verify a token; `token_invalid` for anything wrong with it. */
   async verify(token: string): Promise<AccessClaims> {
     if (token.length > 4096) throw new BasaltError('token_invalid');
+    const known = this.#verified.get(token);
+    if (known) {
+      if (known.exp * 1000 > Date.now()) return known;
+      this.#verified.delete(token);
+      throw new BasaltError('token_invalid');
+    }
+    const claims = await this.#verifyFully(token);
+    if (this.#verified.size >= 10_000) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(token, claims);
+    return claims;
+  }
+
+  async #verifyFully(token: string): Promise<AccessClaims & { exp: number }> {
     try {
       // The key is chosen by kid among our own keys only; a kid we do not know may be a rotation on
       // another node, so the key set is re-read (at most every few seconds) before giving up.
@@ -103,7 +122,7 @@ export class TokenService {
       if (typeof payload.id !== 'string' || typeof payload.collectionId !== 'string' || payload.type !== 'auth' || typeof payload.tkh !== 'string') {
         throw new BasaltError('token_invalid');
       }
-      return payload as unknown as AccessClaims;
+      return payload as unknown as AccessClaims & { exp: number };
     } catch (e) {
       if (e instanceof BasaltError) throw e;
       if (e instanceof joseErrors.JOSEError) throw new BasaltError('token_invalid', { cause: e });
