@@ -8,6 +8,11 @@ import { ANONYMOUS, emptyRequest, type Principal, type RecordsService } from '..
 import { TokenService, tokenKeyHash } from './auth-tokens.ts';
 import type { RefreshTokens } from './refresh-tokens.ts';
 
+/** The principal of one token: the record's principal with the token's session. */
+function withSession(p: Principal, sid: string | undefined): Principal {
+  return sid && p.kind !== 'anonymous' ? { ...p, session: sid } : p;
+}
+
 /** How long a resolved principal is reused on this node (see AuthService). */
 export const PRINCIPAL_TTL_MS = 2000;
 
@@ -61,8 +66,8 @@ export class AuthService {
     if (c.name !== '_superusers' && !(await this.#records.passesRule(c, c.authRule ?? '', String(row.id), { ...principal, record } as Principal))) {
       throw new BasaltError('auth_failed');
     }
-    const token = await this.#tokens.issue({ id: String(row.id), tokenKey: String(row.tokenKey) }, c.id);
-    const refreshToken = await this.#refresh.issue(c.id, String(row.id), String(row.tokenKey));
+    const { token: refreshToken, session } = await this.#refresh.issue(c.id, String(row.id), String(row.tokenKey));
+    const token = await this.#tokens.issue({ id: String(row.id), tokenKey: String(row.tokenKey) }, c.id, session);
     return { token, record, refreshToken };
   }
 
@@ -76,6 +81,7 @@ export class AuthService {
     if (c.type !== 'auth') throw new BasaltError('not_found', { message: 'The collection is not an auth collection.' });
     let recordId: string;
     let successor: string | undefined;
+    let session: string | undefined;
     if (refreshToken !== undefined) {
       if (typeof refreshToken !== 'string') throw new BasaltError('token_invalid');
       const grant = await this.#refresh.rotate(refreshToken, async (collectionId, id) => {
@@ -86,18 +92,44 @@ export class AuthService {
       if (grant.collectionId !== c.id) throw new BasaltError('token_invalid');
       recordId = grant.recordId;
       successor = grant.refreshToken;
+      session = grant.session;
     } else {
       const own = principal.kind === 'superuser' ? c.name === '_superusers' : principal.kind === 'record' && principal.collection === c.name;
       if (!own || principal.kind === 'anonymous') throw new BasaltError('unauthorized');
       recordId = String(principal.record.id);
+      session = principal.session;
     }
     const row = await this.#records.findRawBy(c.name, 'id', recordId);
     if (!row) throw new BasaltError('token_invalid');
     const self: Principal = c.name === '_superusers' ? { kind: 'superuser', record: { id: row.id } } : { kind: 'record', collection: c.name, record: { id: row.id } };
     const record = (await this.#records.present({ principal: self, request: emptyRequest() }, c, row)) as Record<string, unknown>;
     if (c.name !== '_superusers' && !(await this.#records.passesRule(c, c.authRule ?? '', recordId, { ...self, record } as Principal))) throw new BasaltError('token_invalid');
-    const token = await this.#tokens.issue({ id: recordId, tokenKey: String(row.tokenKey) }, c.id);
+    const token = await this.#tokens.issue({ id: recordId, tokenKey: String(row.tokenKey) }, c.id, session);
     return successor ? { token, record, refreshToken: successor } : { token, record };
+  }
+
+  /** The caller's live sessions; `current` marks the one its token belongs to. */
+  async sessions(principal: Principal): Promise<{ id: string; created: string; lastUsed: string; expires: string; current: boolean }[]> {
+    const { collectionId, recordId } = this.#owner(principal);
+    const current = principal.kind === 'anonymous' ? undefined : principal.session;
+    return (await this.#refresh.sessions(collectionId, recordId)).map((s) => ({ ...s, current: s.id === current }));
+  }
+
+  /** Revoke one of the caller's sessions, or with `others` all but the current one. */
+  async revokeSessions(principal: Principal, which: { id?: string; others?: boolean }): Promise<void> {
+    const { collectionId, recordId } = this.#owner(principal);
+    if (which.others) {
+      if (principal.kind === 'anonymous' || !principal.session) throw new BasaltError('validation_failed', { message: 'This token belongs to no session; sign in again to use "others".' });
+      await this.#refresh.revokeOthers(collectionId, recordId, principal.session);
+      return;
+    }
+    if (!which.id || !(await this.#refresh.revokeSession(collectionId, recordId, which.id))) throw new BasaltError('not_found', { message: 'No such session.' });
+  }
+
+  #owner(principal: Principal): { collectionId: string; recordId: string } {
+    if (principal.kind === 'anonymous') throw new BasaltError('unauthorized');
+    const collectionId = principal.kind === 'superuser' ? this.#records.registry.get('_superusers').id : this.#records.registry.get(principal.collection).id;
+    return { collectionId, recordId: String(principal.record.id) };
   }
 
   /** End one session (its refresh-token family), or every session of the caller with `all`. */
@@ -117,7 +149,7 @@ export class AuthService {
     const claims = await this.#tokens.verify(token);
     const cacheKey = `${claims.collectionId}/${claims.id}`;
     const cached = this.#principals.get(cacheKey);
-    if (cached && cached.tkh === claims.tkh && cached.until > Date.now()) return cached.principal;
+    if (cached && cached.tkh === claims.tkh && cached.until > Date.now()) return withSession(cached.principal, claims.sid);
     const c = this.#records.registry.find(claims.collectionId);
     if (!c || c.type !== 'auth') throw new BasaltError('token_invalid');
     const row = await this.#records.findRawBy(c.name, 'id', claims.id);
@@ -126,7 +158,7 @@ export class AuthService {
     const principal: Principal = c.name === '_superusers' ? { kind: 'superuser', record } : { kind: 'record', collection: c.name, record };
     if (this.#principals.size >= 10_000) this.#principals.delete(this.#principals.keys().next().value!);
     this.#principals.set(cacheKey, { tkh: claims.tkh, principal, until: Date.now() + PRINCIPAL_TTL_MS });
-    return principal;
+    return withSession(principal, claims.sid);
   }
 
   /** Create or update a superuser (CLI `superuser upsert`). */

@@ -18,6 +18,8 @@ export interface AccessClaims {
   refreshable: boolean;
   /** Hash of the record's tokenKey at issue time. */
   tkh: string;
+  /** The session (refresh-token family) the token belongs to, when issued by a sign-in or refresh. */
+  sid?: string;
 }
 
 const TYP = 'at+jwt';
@@ -74,8 +76,8 @@ export class TokenService {
   }
 
   /** Sign an access token for a record. */
-  async issue(record: { id: string; tokenKey: string }, collectionId: string): Promise<string> {
-    return new SignJWT({ id: record.id, collectionId, type: 'auth', refreshable: true, tkh: tokenKeyHash(record.tokenKey) })
+  async issue(record: { id: string; tokenKey: string }, collectionId: string, session?: string): Promise<string> {
+    return new SignJWT({ id: record.id, collectionId, type: 'auth', refreshable: true, tkh: tokenKeyHash(record.tokenKey), ...(session ? { sid: session } : {}) })
       .setProtectedHeader({ alg: 'ES256', typ: TYP, kid: this.#keys.active.kid })
       .setSubject(record.id)
       .setIssuer(this.#issuer)

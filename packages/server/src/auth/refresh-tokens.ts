@@ -16,6 +16,8 @@ import { tokenKeyHash } from './auth-tokens.ts';
 export interface RefreshGrant {
   collectionId: string;
   recordId: string;
+  /** The session (token family) the token belongs to. */
+  session: string;
   /** The successor to hand back to the client. */
   refreshToken: string;
 }
@@ -47,15 +49,38 @@ export class RefreshTokens {
     return createHmac('sha256', this.#secret).update(token).digest('base64url');
   }
 
-  /** Start a new family for a sign-in; answers the token (shown once, never stored). */
-  async issue(collectionId: string, recordId: string, tokenKey: string): Promise<string> {
+  /** Start a new session (token family) for a sign-in; answers the token (shown once, never stored) and the session id. */
+  async issue(collectionId: string, recordId: string, tokenKey: string): Promise<{ token: string; session: string }> {
     const token = randomBytes(32).toString('base64url');
+    const session = newId(20);
     const now = Date.now();
     await this.#db.run(
       'INSERT INTO _refresh_tokens (hash, family, collection_id, record_id, token_key_hash, generation, created, expires) VALUES (?, ?, ?, ?, ?, 0, ?, ?)',
-      [sha256(token), newId(20), collectionId, recordId, tokenKeyHash(tokenKey), formatTimestamp(new Date(now)), formatTimestamp(new Date(now + this.#ttlMs))],
+      [sha256(token), session, collectionId, recordId, tokenKeyHash(tokenKey), formatTimestamp(new Date(now)), formatTimestamp(new Date(now + this.#ttlMs))],
     );
-    return token;
+    return { token, session };
+  }
+
+  /** A record's live sessions: families with an unrevoked, unexpired token. */
+  async sessions(collectionId: string, recordId: string): Promise<{ id: string; created: string; lastUsed: string; expires: string }[]> {
+    const rows = await this.#db.all<{ family: string; created: string; last: string; expires: string }>(
+      `SELECT family, MIN(created) AS created, MAX(created) AS last, MAX(expires) AS expires FROM _refresh_tokens
+       WHERE collection_id = ? AND record_id = ? GROUP BY family
+       HAVING MAX(revoked) = 0 AND MAX(expires) > ? ORDER BY MAX(created) DESC`,
+      [collectionId, recordId, formatTimestamp()],
+    );
+    return rows.map((r) => ({ id: r.family, created: r.created, lastUsed: r.last, expires: r.expires }));
+  }
+
+  /** Revoke one session of a record; false when it is not theirs or unknown. */
+  async revokeSession(collectionId: string, recordId: string, session: string): Promise<boolean> {
+    const r = await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE collection_id = ? AND record_id = ? AND family = ? AND revoked = 0', [collectionId, recordId, session]);
+    return r.changes > 0;
+  }
+
+  /** Revoke every session of a record except `keep`. */
+  async revokeOthers(collectionId: string, recordId: string, keep: string): Promise<void> {
+    await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE collection_id = ? AND record_id = ? AND family != ?', [collectionId, recordId, keep]);
   }
 
   /**
@@ -77,7 +102,7 @@ export class RefreshTokens {
       const row = await tx.get<Row>(`SELECT family, collection_id, record_id, token_key_hash, generation, expires, used, revoked FROM _refresh_tokens WHERE hash = ?${this.#db.dialect.rowLockSuffix}`, [hash]);
       if (!row || Number(row.revoked) === 1 || row.expires < formatTimestamp(new Date(now))) return { kind: 'invalid' as const };
       if (key === undefined || tokenKeyHash(key) !== row.token_key_hash) return { kind: 'revoke' as const, family: row.family, reason: 'password_changed' as const };
-      const grant = { collectionId: row.collection_id, recordId: row.record_id, refreshToken: successor };
+      const grant = { collectionId: row.collection_id, recordId: row.record_id, session: row.family, refreshToken: successor };
       if (row.used === '') {
         const taken = await tx.run(`UPDATE _refresh_tokens SET used = ? WHERE hash = ? AND used = ''`, [formatTimestamp(new Date(now)), hash]);
         if (taken.changes === 1) {

@@ -4,10 +4,10 @@
  */
 export type Principal =
   | { kind: 'anonymous' }
-  /** A record of the `_superusers` collection: bypasses every rule. */
-  | { kind: 'superuser'; record: Record<string, unknown> }
+  /** A record of the `_superusers` collection: bypasses every rule. `session`: the sign-in session of the token. */
+  | { kind: 'superuser'; record: Record<string, unknown>; session?: string }
   /** A record of an auth collection. */
-  | { kind: 'record'; collection: string; record: Record<string, unknown> };
+  | { kind: 'record'; collection: string; record: Record<string, unknown>; session?: string };
 
 /** The anonymous principal. */
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });

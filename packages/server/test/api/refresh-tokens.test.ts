@@ -102,5 +102,34 @@ for (const dialect of dialects()) {
       assert.equal((await t.app.http.inject({ method: 'POST', url: '/api/collections/users/auth-logout', headers: { authorization: three.token }, payload: { all: true } })).statusCode, 204);
       assert.equal((await refresh(three.refreshToken)).statusCode, 401);
     });
+
+    it('lists the caller\'s sessions, marks the current one, ends one or all others', async () => {
+      const phone = await signIn('h@example.com');
+      const laptop = (await t.app.http.inject({ method: 'POST', url: '/api/collections/users/auth-with-password', payload: { identity: 'h@example.com', password } })).json() as { token: string; refreshToken: string };
+      const tablet = (await t.app.http.inject({ method: 'POST', url: '/api/collections/users/auth-with-password', payload: { identity: 'h@example.com', password } })).json() as { token: string; refreshToken: string };
+      const list = async (token: string) => (await t.app.http.inject({ method: 'GET', url: '/api/collections/users/auth-sessions', headers: { authorization: token } })).json() as { items: { id: string; current: boolean }[] };
+      const seen = await list(phone.token);
+      assert.equal(seen.items.length, 3);
+      assert.equal(seen.items.filter((x) => x.current).length, 1);
+      // A refreshed token keeps its session.
+      const refreshed = (await refresh(laptop.refreshToken)).json() as { token: string; refreshToken: string };
+      const laptopSession = (await list(refreshed.token)).items.find((x) => x.current)!.id;
+      assert.equal((await list(laptop.token)).items.find((x) => x.current)!.id, laptopSession);
+      // End the tablet's session from the phone.
+      const tabletSession = (await list(tablet.token)).items.find((x) => x.current)!.id;
+      assert.equal((await t.app.http.inject({ method: 'DELETE', url: `/api/collections/users/auth-sessions/${tabletSession}`, headers: { authorization: phone.token } })).statusCode, 204);
+      assert.equal((await refresh(tablet.refreshToken)).statusCode, 401);
+      // Another user cannot end it (or see it).
+      const other = await signIn('i@example.com');
+      assert.equal((await t.app.http.inject({ method: 'DELETE', url: `/api/collections/users/auth-sessions/${laptopSession}`, headers: { authorization: other.token } })).statusCode, 404);
+      assert.equal((await list(other.token)).items.length, 1);
+      // Sign out everywhere else.
+      assert.equal((await t.app.http.inject({ method: 'DELETE', url: '/api/collections/users/auth-sessions/others', headers: { authorization: phone.token } })).statusCode, 204);
+      const left = await list(phone.token);
+      assert.equal(left.items.length, 1);
+      assert.equal(left.items[0].current, true);
+      assert.equal((await refresh(refreshed.refreshToken)).statusCode, 401);
+      assert.equal((await t.app.http.inject({ method: 'GET', url: '/api/collections/users/auth-sessions' })).statusCode, 401);
+    });
   });
 }

@@ -7,7 +7,8 @@ import type { RestDeps } from './rest-deps.ts';
 import { principalOf } from './request-context.ts';
 import { respond } from './respond.ts';
 import { clientKey, failureDelay } from './rate-limit.ts';
-import { isBasaltError } from '../../errors/index.ts';
+import { BasaltError, isBasaltError } from '../../errors/index.ts';
+import type { Principal } from '../../records/index.ts';
 import { actorOf } from '../../audit/index.ts';
 
 /** Register the auth routes. */
@@ -51,4 +52,26 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
     await deps.audit.record({ action: body.all === true ? 'auth.logout_all' : 'auth.logout', outcome: 'success', actor: actorOf(principal), target: actorOf(principal), ip: request.ip });
     return respond(request, reply, deps.metrics, null, 204);
   });
+
+  // The caller's own sessions: list, end one, or end all others ("sign out other devices").
+  app.get<{ Params: { collection: string } }>('/api/collections/:collection/auth-sessions', async (request, reply) => {
+    const principal = await ownPrincipal(request.params.collection, await principalOf(request, deps.auth));
+    return respond(request, reply, deps.metrics, { items: await deps.auth.sessions(principal) });
+  });
+
+  app.delete<{ Params: { collection: string; id: string } }>('/api/collections/:collection/auth-sessions/:id', async (request, reply) => {
+    const principal = await ownPrincipal(request.params.collection, await principalOf(request, deps.auth));
+    if (request.params.id === 'others') await deps.auth.revokeSessions(principal, { others: true });
+    else await deps.auth.revokeSessions(principal, { id: request.params.id });
+    await deps.audit.record({ action: 'auth.session_revoke', outcome: 'success', actor: actorOf(principal), target: request.params.id, ip: request.ip });
+    return respond(request, reply, deps.metrics, null, 204);
+  });
+
+  /** The caller must be signed in to this auth collection. */
+  async function ownPrincipal(collection: string, principal: Principal): Promise<Principal> {
+    if (principal.kind === 'anonymous') throw new BasaltError('unauthorized');
+    const own = principal.kind === 'superuser' ? deps.registry.get(collection).name === '_superusers' : principal.collection === deps.registry.get(collection).name;
+    if (!own) throw new BasaltError('forbidden', { message: 'Sign in to this collection to manage its sessions.' });
+    return principal;
+  }
 }
