@@ -414,6 +414,32 @@ function recordPaths(c: Collection, base: string): Record<string, unknown> {
         responses: { 200: { description: 'A new access token (and refresh token).', content: json(schemaRef(`${base}AuthResponse`)) }, ...errors(400, 401, 404, 429) },
       },
     };
+    paths[`/api/collections/${c.name}/auth-sessions`] = {
+      get: {
+        tags: [tag], operationId: `authSessions${base}`, summary: `List the caller's ${c.name} sessions`,
+        description: 'Live sessions (refresh-token families) of the signed-in record; `current` marks the one the token belongs to.',
+        security: AUTH_REQUIRED,
+        responses: {
+          200: {
+            description: 'Sessions.',
+            content: json({
+              type: 'object', required: ['items'],
+              properties: { items: { type: 'array', items: { type: 'object', required: ['id', 'created', 'lastUsed', 'expires', 'current'], properties: { id: { type: 'string' }, created: { type: 'string' }, lastUsed: { type: 'string' }, expires: { type: 'string' }, current: { type: 'boolean' } } } } },
+            }),
+          },
+          ...errors(401, 403, 404),
+        },
+      },
+    };
+    paths[`/api/collections/${c.name}/auth-sessions/{session}`] = {
+      delete: {
+        tags: [tag], operationId: `authSessionRevoke${base}`, summary: `End one ${c.name} session, or all others`,
+        description: 'Ends the session with this id; `others` ends every session but the current one.',
+        security: AUTH_REQUIRED,
+        parameters: [{ name: 'session', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { 204: { description: 'Ended.' }, ...errors(400, 401, 403, 404) },
+      },
+    };
     paths[`/api/collections/${c.name}/auth-logout`] = {
       post: {
         tags: [tag], operationId: `authLogout${base}`, summary: `End ${c.name} sessions`,
@@ -498,6 +524,45 @@ function fixedPaths(): Record<string, unknown> {
           { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1 }, description: 'At most this many events.' },
         ],
         responses: { 200: { description: 'Change events.', content: json(schemaRef('ChangeFeed')) }, ...errors(400, 401, 403, 429) },
+      },
+    },
+    '/api/admin/audit': {
+      get: {
+        tags: ['Operations'], operationId: 'readAudit', summary: 'Read the audit trail',
+        description: `${superuser} Sign-ins and failures, refresh-token reuse, password changes, logouts, key rotation and every superuser action, oldest first.`, security: AUTH_REQUIRED,
+        parameters: [
+          { name: 'after', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 }, description: 'Return entries after this sequence number.' },
+          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000 }, description: 'At most this many entries.' },
+          { name: 'action', in: 'query', required: false, schema: { type: 'string', pattern: '^[a-z_.]{1,64}$' }, description: 'One action (`auth.signin`) or a prefix ending in a dot (`auth.`).' },
+        ],
+        responses: {
+          200: {
+            description: 'Audit entries.',
+            content: json({
+              type: 'object', required: ['items'],
+              properties: {
+                items: {
+                  type: 'array',
+                  items: {
+                    type: 'object', required: ['seq', 'created', 'action', 'outcome', 'actor', 'target', 'ip', 'details'],
+                    properties: {
+                      seq: { type: 'integer' }, created: { type: 'string' }, action: { type: 'string' }, outcome: { type: 'string', enum: ['success', 'failure'] },
+                      actor: { type: 'string' }, target: { type: 'string' }, ip: { type: 'string' }, details: { type: 'object' },
+                    },
+                  },
+                },
+              },
+            }),
+          },
+          ...errors(400, 401, 403, 429),
+        },
+      },
+    },
+    '/.well-known/jwks.json': {
+      get: {
+        tags: ['Operations'], operationId: 'jwks', summary: 'Access-token verification keys',
+        description: 'The public ES256 keys (RFC 7517 JWK set) that verify Basalt access tokens, including retired keys whose tokens may not have expired.',
+        responses: { 200: { description: 'JWK set.', content: json({ type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object' } } } }) } },
       },
     },
     '/metrics': {
