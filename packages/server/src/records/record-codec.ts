@@ -12,7 +12,8 @@ export function isSecretField(field: Field): boolean {
   return field.type === 'password' || (field.system === true && field.name === 'tokenKey');
 }
 
-function decodeJson(v: unknown): unknown {
+/** Stored JSON (text on SQLite, parsed on PostgreSQL) → value; unparsable text reads as null. */
+export function decodeJson(v: unknown): unknown {
   if (typeof v !== 'string') return v ?? null;
   try {
     return JSON.parse(v);

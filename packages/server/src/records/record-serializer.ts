@@ -6,19 +6,10 @@
  */
 import type { Collection, Field } from '../schema/index.ts';
 import { storageShape } from '../schema/index.ts';
-import { isSecretField } from './record-codec.ts';
+import { decodeJson, isSecretField } from './record-codec.ts';
 
 /** Row → JSON text. */
 export type RowSerializer = (row: Record<string, unknown>) => string;
-
-function decodeJson(v: unknown): unknown {
-  if (typeof v !== 'string') return v ?? null;
-  try {
-    return JSON.parse(v);
-  } catch {
-    return null;
-  }
-}
 
 /** Value encoders the generated code calls; each mirrors `decodeValue` and then JSON-encodes. */
 const helpers = {
