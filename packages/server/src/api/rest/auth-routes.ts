@@ -18,10 +18,11 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/auth-with-password', async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
     const identity = typeof body.identity === 'string' ? body.identity.toLowerCase().slice(0, 254) : '';
-    const [, perIdentity] = await limiter.check(reply, [
+    const hits = await limiter.check(reply, [
       [{ name: 'signin-ip', limit: limits.signInPerIp, windowSeconds: 60 }, clientKey(request)],
       [{ name: 'signin-identity', limit: limits.signInPerIdentity, windowSeconds: 900 }, `${request.params.collection}\u0000${identity}`],
     ]);
+    const perIdentity = hits.find((h) => h.quota.name === 'signin-identity');
     try {
       const result = await deps.auth.authWithPassword(request.params.collection, body.identity, body.password);
       const id = String((result.record as { id?: unknown }).id ?? '');

@@ -21,7 +21,7 @@ export interface Quota {
 }
 
 /** Result of counting one request against a quota. */
-interface Hit {
+export interface Hit {
   quota: Quota;
   /** Requests counted in this window, this one included. */
   count: number;

@@ -32,27 +32,29 @@ export function corsPolicy(origins: readonly string[]): CorsPolicy {
   return { any: origins.includes('*'), origins: new Set(origins.filter((o) => o !== '*')) };
 }
 
-/**
- * Headers every answer carries: security headers (an API answer is never framed, sniffed or sent as
- * a referrer), the request id, and CORS for allowed origins. Basalt authenticates with the
- * `Authorization` header, never cookies, so CORS never allows credentials and `*` is safe.
- */
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
 } as const;
-const EXPOSED = 'ETag, X-Request-Id, Idempotent-Replayed';
+const EXPOSED = 'ETag, X-Request-Id, Idempotent-Replayed, RateLimit, RateLimit-Policy, Retry-After';
 
+/**
+ * Headers every answer carries: security headers (an API answer is never framed, sniffed or sent as
+ * a referrer), the request id, and CORS for allowed origins. Basalt authenticates with the
+ * `Authorization` header, never cookies, so CORS never allows credentials and `*` is safe.
+ */
 export function baseHeaders(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   reply.headers(SECURITY_HEADERS);
   reply.header('x-request-id', request.id);
   if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+  const cors = request.server.basaltCors;
+  // With an allow-list the answer differs by origin, whether or not this request sent one.
+  if (!cors.any) reply.header('vary', 'Origin, Authorization');
   const origin = rawHeader(request, 'origin');
   if (origin !== undefined) {
-    const cors = request.server.basaltCors;
     if (cors.any) reply.header('access-control-allow-origin', '*').header('access-control-expose-headers', EXPOSED);
-    else if (cors.origins.has(origin)) reply.header('access-control-allow-origin', origin).header('access-control-expose-headers', EXPOSED).header('vary', 'Origin, Authorization');
+    else if (cors.origins.has(origin)) reply.header('access-control-allow-origin', origin).header('access-control-expose-headers', EXPOSED);
   }
   return reply;
 }
