@@ -4,6 +4,7 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { openDatabase, type Database } from '../db/index.ts';
 import { CollectionRegistry, migrateUp, writeChangeMigration } from '../schema/index.ts';
@@ -90,7 +91,10 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
     const idPrefix = randomBytes(4).toString('hex');
     const verbose = config.logLevel === 'debug' || config.logLevel === 'trace';
     let requestCounter = 0;
+    // HTTPS when a certificate is configured (HSTS is then sent on every answer).
+    const https = config.tlsCert ? { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } } : {};
     const http = Fastify({
+      ...https,
       loggerInstance: logger as FastifyBaseLogger,
       bodyLimit: config.bodyLimit,
       genReqId: (req) => {
@@ -107,7 +111,8 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       childLoggerFactory: (parent, bindings, options) => (verbose ? parent.child(bindings, options) : parent),
       return503OnClosing: true,
       routerOptions: { maxParamLength: 256 },
-    });
+    }) as unknown as FastifyInstance;
+    http.decorate('basaltHsts', Boolean(config.tlsCert));
     registerRestApi(http, { db, registry, records, auth, audit, tokens, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, rateLimits: config.rateLimits, maxBatchRequests: 1000 });
     await http.ready();
 

@@ -34,6 +34,9 @@ export interface BasaltConfig {
   corsOrigins: string[];
   /** Abuse limits on the auth endpoints (requests per window); see docs/collections.md. */
   rateLimits: RateLimitConfig;
+  /** PEM certificate chain and private key files: when both are set, Basalt serves HTTPS (and HSTS). */
+  tlsCert: string;
+  tlsKey: string;
 }
 
 /** Limits on the endpoints attackers hammer. Windows are fixed, per node cluster (kept in the database). */
@@ -85,6 +88,8 @@ function envOverrides(env: NodeJS.ProcessEnv): Source {
   if (env.BASALT_TOKEN_TTL) o.tokenTtlSeconds = env.BASALT_TOKEN_TTL;
   if (env.BASALT_REFRESH_TTL) o.refreshTtlSeconds = env.BASALT_REFRESH_TTL;
   if (env.BASALT_PUBLIC_URL) o.publicUrl = env.BASALT_PUBLIC_URL;
+  if (env.BASALT_TLS_CERT) o.tlsCert = env.BASALT_TLS_CERT;
+  if (env.BASALT_TLS_KEY) o.tlsKey = env.BASALT_TLS_KEY;
   if (env.BASALT_CORS_ORIGINS !== undefined) o.corsOrigins = env.BASALT_CORS_ORIGINS.split(',').map((x) => x.trim()).filter(Boolean);
   return o;
 }
@@ -128,6 +133,10 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
   const databaseSchema = String(merged.databaseSchema);
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) throw new ConfigError('databaseSchema must be a lowercase identifier');
   const dataDir = resolve(String(merged.dataDir));
+  const tlsCert = String(merged.tlsCert ?? '');
+  const tlsKey = String(merged.tlsKey ?? '');
+  if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new ConfigError('tlsCert and tlsKey go together: give both files, or neither');
+  for (const f of [tlsCert, tlsKey]) if (f && !existsSync(f)) throw new ConfigError(`TLS file not found: ${f}`);
   const rl = { ...(defaults().rateLimits as RateLimitConfig), ...((merged.rateLimits ?? {}) as Partial<RateLimitConfig>) };
   for (const [k, v] of Object.entries(rl)) asInt(`rateLimits.${k}`, v, 0, 1_000_000);
   const corsOrigins = merged.corsOrigins as unknown;
@@ -146,9 +155,11 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
     bodyLimit: asInt('bodyLimit', merged.bodyLimit, 1024, 1024 * 1024 * 1024),
     tokenTtlSeconds: asInt('tokenTtlSeconds', merged.tokenTtlSeconds, 60, 60 * 60 * 24 * 30),
     refreshTtlSeconds: asInt('refreshTtlSeconds', merged.refreshTtlSeconds, 60, 60 * 60 * 24 * 365),
-    publicUrl: String(merged.publicUrl || `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`),
+    publicUrl: String(merged.publicUrl || `${tlsCert ? 'https' : 'http'}://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`),
     corsOrigins: corsOrigins as string[],
     rateLimits: rl,
+    tlsCert: tlsCert ? resolve(tlsCert) : '',
+    tlsKey: tlsKey ? resolve(tlsKey) : '',
   };
 }
 
@@ -169,6 +180,8 @@ function defaults(): Required<Source> & Record<string, unknown> {
     // PocketBase does; production apps list their origins.
     corsOrigins: ['*'],
     rateLimits: { signInPerIp: 30, signInPerIdentity: 10, signUpPerIp: 20, refreshPerIp: 120, failureDelayMs: 250 },
+    tlsCert: '',
+    tlsKey: '',
   };
 }
 

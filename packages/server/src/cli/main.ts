@@ -43,6 +43,8 @@ Starts Basalt: applies pending migrations, then serves HTTP until SIGTERM/SIGINT
 
   --http HOST:PORT        listen address (default 127.0.0.1:8090; env BASALT_HTTP)
   --automigrate           write a migration file for each schema change made through the API
+  --tls-cert FILE         PEM certificate chain: serve HTTPS (with --tls-key; env BASALT_TLS_CERT)
+  --tls-key FILE          PEM private key (env BASALT_TLS_KEY)
   --log-level LEVEL       fatal|error|warn|info|debug|trace|silent (default info)
 ${COMMON_HELP}`,
   superuser: `Usage: basalt superuser upsert EMAIL PASSWORD [options]
@@ -78,6 +80,8 @@ function configFrom(values: Record<string, unknown>): BasaltConfig {
       migrationsDir: values['migrations-dir'] as string | undefined,
       automigrate: values.automigrate === true ? true : undefined,
       logLevel: values['log-level'] as string | undefined,
+      tlsCert: values['tls-cert'] as string | undefined,
+      tlsKey: values['tls-key'] as string | undefined,
     },
     process.env,
     values.config as string | undefined,
@@ -93,7 +97,7 @@ function parse(args: string[], extra: ParseArgsConfig['options'] = {}) {
 }
 
 async function serve(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { http: { type: 'string' }, automigrate: { type: 'boolean' }, 'log-level': { type: 'string' } });
+  const { values, positionals } = parse(args, { http: { type: 'string' }, automigrate: { type: 'boolean' }, 'log-level': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } });
   if (values.help) return print(HELP.serve);
   if (positionals.length) throw new UsageError(`unexpected argument: ${positionals[0]}`);
   const config = configFrom(values);

@@ -18,6 +18,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Which browser origins may call the API (see {@link corsPolicy}). */
     basaltCors: CorsPolicy;
+    /** Served over HTTPS: send Strict-Transport-Security. */
+    basaltHsts: boolean;
   }
 }
 
@@ -48,6 +50,7 @@ export function baseHeaders(request: FastifyRequest, reply: FastifyReply): Fasti
   reply.headers(SECURITY_HEADERS);
   reply.header('x-request-id', request.id);
   if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+  if (request.server.basaltHsts) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
   const cors = request.server.basaltCors;
   // With an allow-list the answer differs by origin, whether or not this request sent one.
   if (!cors.any) reply.header('vary', 'Origin, Authorization');
