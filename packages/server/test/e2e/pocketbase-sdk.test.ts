@@ -347,5 +347,34 @@ for (const dialect of dialects()) {
       const e = await rejects(() => pb.collections.getOne('scratch'));
       assert.equal(e.status, 404);
     });
+
+    it('user auth: sign-up, listAuthMethods, authWithPassword, authRefresh, owner rules', async () => {
+      await pb.collections.create({ name: 'members', type: 'auth', createRule: '', viewRule: 'id = @request.auth.id', updateRule: 'id = @request.auth.id', fields: [{ name: 'nick', type: 'text' }] });
+      await pb.collections.create({ name: 'diaries', listRule: 'owner = @request.auth.id', viewRule: 'owner = @request.auth.id', createRule: 'owner = @request.auth.id', fields: [{ name: 'text', type: 'text' }, { name: 'owner', type: 'relation', collectionId: 'members', required: true }] });
+      const user = new PocketBase(pb.baseURL);
+      user.autoCancellation(false);
+      const methods = await user.collection('members').listAuthMethods();
+      assert.equal(methods.password.enabled, true);
+      assert.deepEqual(methods.password.identityFields, ['email']);
+      const created = await user.collection('members').create({ email: 'sdk-user@example.com', password: 'sdk user pass 1', passwordConfirm: 'sdk user pass 1', nick: 'sdk' });
+      assert.equal(created.nick, 'sdk');
+      const auth = await user.collection('members').authWithPassword('sdk-user@example.com', 'sdk user pass 1');
+      assert.equal(user.authStore.isValid, true);
+      assert.equal(auth.record.id, created.id);
+      const before = user.authStore.token;
+      await new Promise((r) => setTimeout(r, 1100)); // a new iat, so the renewed token differs
+      await user.collection('members').authRefresh();
+      assert.notEqual(user.authStore.token, before);
+      const diary = await user.collection('diaries').create({ text: 'dear sdk', owner: created.id });
+      assert.equal((await user.collection('diaries').getList(1, 10)).totalItems, 1);
+      // Someone else sees nothing and cannot read it by id.
+      const other = new PocketBase(pb.baseURL);
+      other.autoCancellation(false);
+      await other.collection('members').create({ email: 'sdk-other@example.com', password: 'sdk other pass 1', passwordConfirm: 'sdk other pass 1' });
+      await other.collection('members').authWithPassword('sdk-other@example.com', 'sdk other pass 1');
+      assert.equal((await other.collection('diaries').getList(1, 10)).totalItems, 0);
+      const e = await rejects(() => other.collection('diaries').getOne(diary.id));
+      assert.equal(e.status, 404);
+    });
   });
 }

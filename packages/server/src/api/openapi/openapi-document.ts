@@ -414,6 +414,28 @@ function recordPaths(c: Collection, base: string): Record<string, unknown> {
         responses: { 200: { description: 'A new access token (and refresh token).', content: json(schemaRef(`${base}AuthResponse`)) }, ...errors(400, 401, 404, 429) },
       },
     };
+    paths[`/api/collections/${c.name}/auth-methods`] = {
+      get: {
+        tags: [tag], operationId: `authMethods${base}`, summary: `How to sign in to ${c.name}`,
+        description: 'The sign-in methods this collection offers (PocketBase shape).',
+        security: AUTH_OPTIONAL,
+        responses: {
+          200: {
+            description: 'Sign-in methods.',
+            content: json({
+              type: 'object', required: ['password', 'oauth2', 'mfa', 'otp'],
+              properties: {
+                password: { type: 'object', properties: { enabled: { type: 'boolean' }, identityFields: { type: 'array', items: { type: 'string' } } } },
+                oauth2: { type: 'object', properties: { enabled: { type: 'boolean' }, providers: { type: 'array', items: { type: 'object' } } } },
+                mfa: { type: 'object', properties: { enabled: { type: 'boolean' }, duration: { type: 'integer' } } },
+                otp: { type: 'object', properties: { enabled: { type: 'boolean' }, duration: { type: 'integer' } } },
+              },
+            }),
+          },
+          ...errors(404),
+        },
+      },
+    };
     paths[`/api/collections/${c.name}/auth-sessions`] = {
       get: {
         tags: [tag], operationId: `authSessions${base}`, summary: `List the caller's ${c.name} sessions`,

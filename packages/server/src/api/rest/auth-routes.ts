@@ -38,6 +38,18 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
     }
   });
 
+  // What a sign-in form may offer (PocketBase's shape): password sign-in by email today.
+  app.get<{ Params: { collection: string } }>('/api/collections/:collection/auth-methods', async (request, reply) => {
+    const c = deps.registry.get(request.params.collection);
+    if (c.type !== 'auth') throw new BasaltError('not_found', { message: 'The collection is not an auth collection.' });
+    return respond(request, reply, deps.metrics, {
+      password: { enabled: c.authRule !== null, identityFields: ['email'] },
+      oauth2: { enabled: false, providers: [] },
+      mfa: { enabled: false, duration: 0 },
+      otp: { enabled: false, duration: 0 },
+    });
+  });
+
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/auth-refresh', async (request, reply) => {
     await limiter.check(reply, [[{ name: 'refresh-ip', limit: limits.refreshPerIp, windowSeconds: 60 }, clientKey(request)]]);
     const body = (request.body ?? {}) as Record<string, unknown>;
