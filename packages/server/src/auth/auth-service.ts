@@ -134,10 +134,9 @@ export class AuthService {
 
   /** End one session (its refresh-token family), or every session of the caller with `all`. */
   async logout(principal: Principal, refreshToken: unknown, all: boolean): Promise<void> {
-    if (principal.kind === 'anonymous') throw new BasaltError('unauthorized');
-    const collectionId = principal.kind === 'superuser' ? this.#records.registry.get('_superusers').id : this.#records.registry.get(principal.collection).id;
-    if (all) await this.#refresh.revokeAll(collectionId, String(principal.record.id));
-    else if (typeof refreshToken === 'string') await this.#refresh.revokeFamilyOf(refreshToken, collectionId, String(principal.record.id));
+    const { collectionId, recordId } = this.#owner(principal);
+    if (all) await this.#refresh.revokeAll(collectionId, recordId);
+    else if (typeof refreshToken === 'string') await this.#refresh.revokeFamilyOf(refreshToken, collectionId, recordId);
     else throw new BasaltError('validation_failed', { data: { refreshToken: { code: 'validation_required', message: 'Give the refresh token to end, or all: true.' } } });
   }
 

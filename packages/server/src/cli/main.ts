@@ -3,7 +3,7 @@
  * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { createApp, loadConfig, redactedConfig, ConfigError, VERSION, type BasaltConfig } from '../app/index.ts';
+import { createApp, loadConfig, redactedConfig, ConfigError, VERSION, type BasaltApp, type BasaltConfig } from '../app/index.ts';
 import { createMigrationFile, migrateDown, migrateUp, migrationStatus } from '../schema/index.ts';
 import { isBasaltError } from '../errors/index.ts';
 import { rotateTokenKeys } from '../auth/index.ts';
@@ -129,10 +129,17 @@ async function superuser(args: string[]): Promise<number> {
   const [action, email, password, ...rest] = positionals;
   if (action !== 'upsert' || !email || !password || rest.length) throw new UsageError('usage: basalt superuser upsert EMAIL PASSWORD');
   const config = configFrom(values);
-  const app = await createApp(config, { logger: createLogger({ level: 'warn' }) });
-  try {
+  return withApp(config, async (app) => {
     const result = await app.auth.upsertSuperuser(email, password);
     process.stdout.write(`superuser ${email} ${result}\n`);
+  });
+}
+
+/** Run a one-shot command against the configured database, then close it. */
+async function withApp(config: BasaltConfig, work: (app: BasaltApp) => Promise<void>): Promise<number> {
+  const app = await createApp(config, { logger: createLogger({ level: 'warn' }) });
+  try {
+    await work(app);
     return 0;
   } finally {
     await app.close();
@@ -144,15 +151,11 @@ async function keys(args: string[]): Promise<number> {
   if (values.help) return print(HELP.keys);
   if (positionals.length !== 1 || positionals[0] !== 'rotate-signing') throw new UsageError('usage: basalt keys rotate-signing');
   const config = configFrom(values);
-  const app = await createApp(config, { logger: createLogger({ level: 'warn' }) });
-  try {
+  return withApp(config, async (app) => {
     const kid = await rotateTokenKeys(app.db, config.tokenTtlSeconds);
     await app.audit.record({ action: 'keys.rotate_signing', outcome: 'success', actor: 'cli', target: `kid:${kid}` });
     process.stdout.write(`signing key rotated: new kid ${kid}\n`);
-    return 0;
-  } finally {
-    await app.close();
-  }
+  });
 }
 
 async function migrate(args: string[]): Promise<number> {
@@ -171,8 +174,7 @@ async function migrate(args: string[]): Promise<number> {
   if ((action === 'up' || action === 'status') && arg) throw new UsageError(`migrate ${action} takes no argument`);
   const count = arg === undefined ? 1 : Number(arg);
   if (action === 'down' && (!Number.isInteger(count) || count < 1)) throw new UsageError('migrate down takes a positive count');
-  const app = await createApp(config, { logger: createLogger({ level: 'warn' }) });
-  try {
+  return withApp(config, async (app) => {
     if (action === 'up') {
       const done = await migrateUp(app.db, app.registry, config.migrationsDir);
       process.stdout.write(done.length ? done.map((n) => `applied ${n}\n`).join('') : 'nothing to apply\n');
@@ -182,10 +184,7 @@ async function migrate(args: string[]): Promise<number> {
     } else {
       for (const s of await migrationStatus(app.db, config.migrationsDir)) process.stdout.write(`${s.applied ? `applied ${s.applied}` : 'pending'.padEnd(32)}  ${s.name}\n`);
     }
-    return 0;
-  } finally {
-    await app.close();
-  }
+  });
 }
 
 function print(text: string): number {

@@ -50,7 +50,7 @@ function coerce(field: Field, v: unknown): { value: unknown } | { code: string; 
     case 'email':
     case 'url':
     case 'password':
-      return typeof v === 'string' ? { value: field.type === 'password' ? v : v } : bad('validation_invalid_type', 'Must be a string.');
+      return typeof v === 'string' ? { value: v } : bad('validation_invalid_type', 'Must be a string.');
     case 'date':
     case 'autodate': {
       if (typeof v !== 'string') return bad('validation_invalid_date', 'Must be a date string.');

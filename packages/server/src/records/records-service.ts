@@ -284,13 +284,9 @@ export class RecordsService {
         await this.#insert(ex, c, values);
       });
       const id = String(values.id);
-      if (rule.kind === 'sql') {
-        // PocketBase semantics: the create rule is checked against the record as it would be stored,
-        // inside the transaction, so it can use relations; a failure rolls the insert back.
-        const alias = this.db.dialect.quoteIdent(c.name);
-        const ok = await ex.get(`SELECT 1 AS ok FROM ${alias} WHERE ${alias}.id = ? AND (${rule.sql})`, [id, ...rule.params]);
-        if (!ok) throw new BasaltError('record_create_denied');
-      }
+      // PocketBase semantics: the create rule is checked against the record as it would be stored,
+      // inside the transaction, so it can use relations; a failure rolls the insert back.
+      if (!(await this.#rowPasses(ex, c, id, rule))) throw new BasaltError('record_create_denied');
       const stored = await this.#readRaw(ex, c, id);
       await this.#log(ex, [{ collection: c.name, recordId: id, op: 'create', data: logData(c, stored) }]);
       return (await this.#present(ctx, c, [rowToRecord(c, stored)], expandTree, fieldsTree, ex))[0];
@@ -322,10 +318,13 @@ export class RecordsService {
 
   /** Superusers, and callers the auth collection's manage rule admits for this record. */
   async #mayManage(ex: Executor, c: Collection, id: string, ctx: CallContext): Promise<boolean> {
-    if (ctx.principal.kind === 'superuser') return true;
-    const alias = this.db.dialect.quoteIdent(c.name);
-    const rule = this.#rule(c, c.manageRule ?? null, ctx, alias);
+    return this.#rowPasses(ex, c, id, this.#rule(c, c.manageRule ?? null, ctx, this.db.dialect.quoteIdent(c.name)));
+  }
+
+  /** Whether stored row `id` of `c` satisfies a compiled rule (checked in the database, so relations work). */
+  async #rowPasses(ex: Executor, c: Collection, id: string, rule: RuleSql): Promise<boolean> {
     if (rule.kind !== 'sql') return rule.kind === 'allow';
+    const alias = this.db.dialect.quoteIdent(c.name);
     return (await ex.get(`SELECT 1 AS ok FROM ${alias} WHERE ${alias}.id = ? AND (${rule.sql})`, [id, ...rule.params])) !== undefined;
   }
 
@@ -595,11 +594,8 @@ export class RecordsService {
   /** Whether record `id` of `c` satisfies `rule` for `principal` (`null` = never, `""` = always). */
   async passesRule(c: Collection, rule: Rule, id: string, principal: Principal): Promise<boolean> {
     if (rule === null) return false;
-    if (rule === '') return true;
-    const alias = this.db.dialect.quoteIdent(c.name);
     const request = { ...emptyRequest(), auth: principal.kind === 'anonymous' ? null : principal.record };
-    const { sql, params } = compileToSql(this.parse(rule), { dialect: this.db.dialect, schema: this.#lookup(), collection: c.name, tableAlias: alias, request, allowHidden: true });
-    return (await this.db.get(`SELECT 1 AS ok FROM ${alias} WHERE ${alias}.id = ? AND (${sql})`, [id, ...params])) !== undefined;
+    return this.#rowPasses(this.db, c, id, this.#rule(c, rule, { principal, request }, this.db.dialect.quoteIdent(c.name)));
   }
 
   /** Raw row access for trusted internal callers (auth): no rules, secrets included. */
