@@ -13,6 +13,7 @@ import { AuthService, RefreshTokens, TokenService, loadRefreshSecret, loadTokenK
 import { createLogger, createMetrics, instrumentDatabase, type Metrics } from '../telemetry/index.ts';
 import { registerRestApi } from '../api/rest/index.ts';
 import { AuditLog, actorOf } from '../audit/index.ts';
+import { loadSecretBox, type SecretBox } from '../secrets/index.ts';
 import { sqlitePath, type BasaltConfig } from './config.ts';
 
 /** Basalt's version (OpenAPI `info.version`, boot banner). */
@@ -30,6 +31,8 @@ export interface BasaltApp {
   audit: AuditLog;
   /** Access-token signing and verification (key rotation reloads it). */
   tokens: TokenService;
+  /** Encryption at rest (secret fields, TOTP secrets, OAuth tokens). */
+  secrets: SecretBox;
   metrics: Metrics;
   logger: Logger;
   /** Start listening on `config.http`; answers the bound address. */
@@ -49,6 +52,7 @@ export interface CreateAppOptions {
 /** Build a Basalt instance. */
 export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {}): Promise<BasaltApp> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const secrets = loadSecretBox(config);
   const metrics = createMetrics();
   const rawDb = await openDatabase({ url: config.databaseUrl || undefined, sqlitePath: sqlitePath(config), schema: config.databaseSchema });
   const db = instrumentDatabase(rawDb, metrics);
@@ -113,12 +117,12 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       routerOptions: { maxParamLength: 256 },
     }) as unknown as FastifyInstance;
     http.decorate('basaltHsts', Boolean(config.tlsCert));
-    registerRestApi(http, { db, registry, records, auth, audit, tokens, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, rateLimits: config.rateLimits, maxBatchRequests: 1000 });
+    registerRestApi(http, { db, registry, records, auth, audit, tokens, secrets, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, rateLimits: config.rateLimits, maxBatchRequests: 1000 });
     await http.ready();
 
     let closed = false;
     return {
-      config, http, db, registry, records, auth, audit, tokens, metrics, logger,
+      config, http, db, registry, records, auth, audit, tokens, secrets, metrics, logger,
       async listen() {
         return http.listen({ host: config.http.host, port: config.http.port });
       },

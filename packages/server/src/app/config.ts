@@ -5,6 +5,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseMasterKeys } from '../secrets/index.ts';
 
 /** The validated configuration every module receives. */
 export interface BasaltConfig {
@@ -37,6 +38,11 @@ export interface BasaltConfig {
   /** PEM certificate chain and private key files: when both are set, Basalt serves HTTPS (and HSTS). */
   tlsCert: string;
   tlsKey: string;
+  /**
+   * Master keys for encryption at rest, `id:base64key` (32 bytes), the first one active. Empty: a key
+   * generated on first start in `<dataDir>/encryption.key` (fine on a laptop; clusters configure theirs).
+   */
+  encryptionKeys: string[];
 }
 
 /** Limits on the endpoints attackers hammer. Windows are fixed, per node cluster (kept in the database). */
@@ -90,6 +96,7 @@ function envOverrides(env: NodeJS.ProcessEnv): Source {
   if (env.BASALT_PUBLIC_URL) o.publicUrl = env.BASALT_PUBLIC_URL;
   if (env.BASALT_TLS_CERT) o.tlsCert = env.BASALT_TLS_CERT;
   if (env.BASALT_TLS_KEY) o.tlsKey = env.BASALT_TLS_KEY;
+  if (env.BASALT_ENCRYPTION_KEYS) o.encryptionKeys = env.BASALT_ENCRYPTION_KEYS.split(',').map((x) => x.trim()).filter(Boolean);
   if (env.BASALT_CORS_ORIGINS !== undefined) o.corsOrigins = env.BASALT_CORS_ORIGINS.split(',').map((x) => x.trim()).filter(Boolean);
   return o;
 }
@@ -144,6 +151,13 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
     // Never the literal `null` origin (sandboxed frames, file: pages), never paths or wildcards inside a name.
     throw new ConfigError('corsOrigins must be a list of "*" or origins like https://app.example.com');
   }
+  const encryptionKeys = merged.encryptionKeys as unknown;
+  if (!Array.isArray(encryptionKeys) || encryptionKeys.some((k) => typeof k !== 'string')) throw new ConfigError('encryptionKeys must be a list of "id:base64key" strings');
+  try {
+    parseMasterKeys(encryptionKeys as string[]);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
   return {
     http,
     dataDir,
@@ -160,6 +174,7 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
     rateLimits: rl,
     tlsCert: tlsCert ? resolve(tlsCert) : '',
     tlsKey: tlsKey ? resolve(tlsKey) : '',
+    encryptionKeys: encryptionKeys as string[],
   };
 }
 
@@ -182,6 +197,7 @@ function defaults(): Required<Source> & Record<string, unknown> {
     rateLimits: { signInPerIp: 30, signInPerIdentity: 10, signUpPerIp: 20, refreshPerIp: 120, failureDelayMs: 250 },
     tlsCert: '',
     tlsKey: '',
+    encryptionKeys: [],
   };
 }
 
@@ -206,5 +222,5 @@ export function redactedConfig(config: BasaltConfig): Record<string, unknown> {
       databaseUrl = '***';
     }
   }
-  return { ...config, databaseUrl };
+  return { ...config, databaseUrl, encryptionKeys: config.encryptionKeys.map((k) => `${k.slice(0, k.indexOf(':'))}:***`) };
 }

@@ -7,10 +7,28 @@ import { dummyPasswordHash, verifyPassword } from '../tools/index.ts';
 import { ANONYMOUS, emptyRequest, type Principal, type RecordsService } from '../records/index.ts';
 import { TokenService, tokenKeyHash } from './auth-tokens.ts';
 import type { RefreshTokens } from './refresh-tokens.ts';
+import type { Collection } from '../schema/index.ts';
 
-/** The principal of one token: the record's principal with the token's session. */
-function withSession(p: Principal, sid: string | undefined): Principal {
-  return sid && p.kind !== 'anonymous' ? { ...p, session: sid } : p;
+/** The principal of one token: the record's principal with the token's session and methods. */
+function withSession(p: Principal, sid: string | undefined, amr: readonly string[] | undefined): Principal {
+  if (p.kind === 'anonymous' || (!sid && !amr)) return p;
+  return { ...p, ...(sid ? { session: sid } : {}), ...(amr ? { amr } : {}) };
+}
+
+/** The client a sign-in comes from (session list, new-device notices, audit). */
+export interface ClientInfo {
+  ip: string;
+  userAgent: string;
+}
+
+/** What listeners learn about each completed sign-in (new-device notices, audit). */
+export interface SignInEvent {
+  collection: Collection;
+  /** The stored row (with hidden fields; never send it out as is). */
+  row: Record<string, unknown>;
+  amr: readonly string[];
+  session: string;
+  client: ClientInfo;
 }
 
 /** How long a resolved principal is reused on this node (see AuthService). */
@@ -34,6 +52,7 @@ export class AuthService {
    * password or a deleted account within the TTL.
    */
   readonly #principals = new Map<string, { tkh: string; principal: Principal; until: number }>();
+  readonly #signInListeners: ((e: SignInEvent) => Promise<void> | void)[] = [];
 
   constructor(records: RecordsService, tokens: TokenService, refresh: RefreshTokens) {
     this.#records = records;
@@ -49,9 +68,8 @@ export class AuthService {
    * `auth-with-password`: the same answer, and about the same time, for an unknown identity as for a
    * wrong password (the hash is computed either way).
    */
-  async authWithPassword(collection: string, identity: unknown, password: unknown): Promise<AuthResult> {
-    const c = this.#records.registry.get(collection);
-    if (c.type !== 'auth') throw new BasaltError('not_found', { message: 'The collection is not an auth collection.' });
+  async authWithPassword(collection: string, identity: unknown, password: unknown, client: ClientInfo): Promise<AuthResult> {
+    const c = this.authCollection(collection);
     const problems: Record<string, { code: string; message: string }> = {};
     if (typeof identity !== 'string' || identity === '' || identity.length > 254) problems.identity = { code: 'validation_required', message: 'Cannot be blank.' };
     if (typeof password !== 'string' || password === '' || password.length > 1024) problems.password = { code: 'validation_required', message: 'Cannot be blank.' };
@@ -60,14 +78,36 @@ export class AuthService {
     const hash = typeof row?.password === 'string' ? row.password : await dummyPasswordHash();
     const ok = await verifyPassword(password as string, hash);
     if (!row || !ok) throw new BasaltError('auth_failed');
+    return this.signIn(c, row, ['pwd'], client);
+  }
+
+  /** An auth collection by id or name; `not_found` for others. */
+  authCollection(idOrName: string): Collection {
+    const c = this.#records.registry.get(idOrName);
+    if (c.type !== 'auth') throw new BasaltError('not_found', { message: 'The collection is not an auth collection.' });
+    return c;
+  }
+
+  /** Be told of every completed sign-in (after the tokens are issued). */
+  onSignIn(listener: (e: SignInEvent) => Promise<void> | void): void {
+    this.#signInListeners.push(listener);
+  }
+
+  /**
+   * Finish a sign-in whose factors are proven: check the auth rule, start a session (refresh-token
+   * family) and issue the tokens. Every sign-in method (password, OTP, OAuth, passkey) ends here.
+   * `amr` lists the methods used (RFC 8176: `pwd`, `otp`, `fed`, `hwk`, `mfa`).
+   */
+  async signIn(c: Collection, row: Record<string, unknown>, amr: readonly string[], client: ClientInfo): Promise<AuthResult> {
     const principal: Principal = c.name === '_superusers' ? { kind: 'superuser', record: { id: row.id } } : { kind: 'record', collection: c.name, record: { id: row.id } };
     const record = (await this.#records.present({ principal, request: emptyRequest() }, c, row)) as Record<string, unknown>;
     // The auth rule: an extra condition the record must meet to sign in (`null` = nobody can).
     if (c.name !== '_superusers' && !(await this.#records.passesRule(c, c.authRule ?? '', String(row.id), { ...principal, record } as Principal))) {
       throw new BasaltError('auth_failed');
     }
-    const { token: refreshToken, session } = await this.#refresh.issue(c.id, String(row.id), String(row.tokenKey));
-    const token = await this.#tokens.issue({ id: String(row.id), tokenKey: String(row.tokenKey) }, c.id, session);
+    const { token: refreshToken, session } = await this.#refresh.issue(c.id, String(row.id), String(row.tokenKey), { amr: [...amr], ...client });
+    const token = await this.#tokens.issue({ id: String(row.id), tokenKey: String(row.tokenKey) }, c.id, session, amr);
+    for (const listener of this.#signInListeners) await listener({ collection: c, row, amr, session, client });
     return { token, record, refreshToken };
   }
 
@@ -77,11 +117,11 @@ export class AuthService {
    * in `Authorization` is renewed.
    */
   async authRefresh(collection: string, refreshToken: unknown, principal: Principal): Promise<AuthResult> {
-    const c = this.#records.registry.get(collection);
-    if (c.type !== 'auth') throw new BasaltError('not_found', { message: 'The collection is not an auth collection.' });
+    const c = this.authCollection(collection);
     let recordId: string;
     let successor: string | undefined;
     let session: string | undefined;
+    let amr: readonly string[] = [];
     if (refreshToken !== undefined) {
       if (typeof refreshToken !== 'string') throw new BasaltError('token_invalid');
       const grant = await this.#refresh.rotate(refreshToken, async (collectionId, id) => {
@@ -93,23 +133,25 @@ export class AuthService {
       recordId = grant.recordId;
       successor = grant.refreshToken;
       session = grant.session;
+      amr = grant.amr;
     } else {
       const own = principal.kind === 'superuser' ? c.name === '_superusers' : principal.kind === 'record' && principal.collection === c.name;
       if (!own || principal.kind === 'anonymous') throw new BasaltError('unauthorized');
       recordId = String(principal.record.id);
       session = principal.session;
+      amr = principal.amr ?? [];
     }
     const row = await this.#records.findRawBy(c.name, 'id', recordId);
     if (!row) throw new BasaltError('token_invalid');
     const self: Principal = c.name === '_superusers' ? { kind: 'superuser', record: { id: row.id } } : { kind: 'record', collection: c.name, record: { id: row.id } };
     const record = (await this.#records.present({ principal: self, request: emptyRequest() }, c, row)) as Record<string, unknown>;
     if (c.name !== '_superusers' && !(await this.#records.passesRule(c, c.authRule ?? '', recordId, { ...self, record } as Principal))) throw new BasaltError('token_invalid');
-    const token = await this.#tokens.issue({ id: recordId, tokenKey: String(row.tokenKey) }, c.id, session);
+    const token = await this.#tokens.issue({ id: recordId, tokenKey: String(row.tokenKey) }, c.id, session, amr);
     return successor ? { token, record, refreshToken: successor } : { token, record };
   }
 
   /** The caller's live sessions; `current` marks the one its token belongs to. */
-  async sessions(principal: Principal): Promise<{ id: string; created: string; lastUsed: string; expires: string; current: boolean }[]> {
+  async sessions(principal: Principal): Promise<{ id: string; created: string; lastUsed: string; expires: string; amr: string[]; ip: string; userAgent: string; current: boolean }[]> {
     const { collectionId, recordId } = this.#owner(principal);
     const current = principal.kind === 'anonymous' ? undefined : principal.session;
     return (await this.#refresh.sessions(collectionId, recordId)).map((s) => ({ ...s, current: s.id === current }));
@@ -148,7 +190,7 @@ export class AuthService {
     const claims = await this.#tokens.verify(token);
     const cacheKey = `${claims.collectionId}/${claims.id}`;
     const cached = this.#principals.get(cacheKey);
-    if (cached && cached.tkh === claims.tkh && cached.until > Date.now()) return withSession(cached.principal, claims.sid);
+    if (cached && cached.tkh === claims.tkh && cached.until > Date.now()) return withSession(cached.principal, claims.sid, claims.amr);
     const c = this.#records.registry.find(claims.collectionId);
     if (!c || c.type !== 'auth') throw new BasaltError('token_invalid');
     const row = await this.#records.findRawBy(c.name, 'id', claims.id);
@@ -157,7 +199,7 @@ export class AuthService {
     const principal: Principal = c.name === '_superusers' ? { kind: 'superuser', record } : { kind: 'record', collection: c.name, record };
     if (this.#principals.size >= 10_000) this.#principals.delete(this.#principals.keys().next().value!);
     this.#principals.set(cacheKey, { tkh: claims.tkh, principal, until: Date.now() + PRINCIPAL_TTL_MS });
-    return withSession(principal, claims.sid);
+    return withSession(principal, claims.sid, claims.amr);
   }
 
   /** Create or update a superuser (CLI `superuser upsert`). */

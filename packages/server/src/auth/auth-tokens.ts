@@ -20,6 +20,8 @@ export interface AccessClaims {
   tkh: string;
   /** The session (refresh-token family) the token belongs to, when issued by a sign-in or refresh. */
   sid?: string;
+  /** How the holder signed in (RFC 8176: `pwd`, `otp`, `fed`, `hwk`, `mfa`, …). */
+  amr?: string[];
 }
 
 const TYP = 'at+jwt';
@@ -76,8 +78,8 @@ export class TokenService {
   }
 
   /** Sign an access token for a record. */
-  async issue(record: { id: string; tokenKey: string }, collectionId: string, session?: string): Promise<string> {
-    return new SignJWT({ id: record.id, collectionId, type: 'auth', refreshable: true, tkh: tokenKeyHash(record.tokenKey), ...(session ? { sid: session } : {}) })
+  async issue(record: { id: string; tokenKey: string }, collectionId: string, session?: string, amr: readonly string[] = []): Promise<string> {
+    return new SignJWT({ id: record.id, collectionId, type: 'auth', refreshable: true, tkh: tokenKeyHash(record.tokenKey), ...(session ? { sid: session } : {}), ...(amr.length ? { amr: [...amr] } : {}) })
       .setProtectedHeader({ alg: 'ES256', typ: TYP, kid: this.#keys.active.kid })
       .setSubject(record.id)
       .setIssuer(this.#issuer)

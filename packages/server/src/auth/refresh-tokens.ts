@@ -20,6 +20,16 @@ export interface RefreshGrant {
   session: string;
   /** The successor to hand back to the client. */
   refreshToken: string;
+  /** How the session signed in (RFC 8176 `amr` values), kept across refreshes. */
+  amr: string[];
+}
+
+/** Where and how a session started. */
+export interface SessionInfo {
+  /** RFC 8176 authentication method references, e.g. `["pwd", "otp"]`. */
+  amr: string[];
+  ip: string;
+  userAgent: string;
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
@@ -50,26 +60,45 @@ export class RefreshTokens {
   }
 
   /** Start a new session (token family) for a sign-in; answers the token (shown once, never stored) and the session id. */
-  async issue(collectionId: string, recordId: string, tokenKey: string): Promise<{ token: string; session: string }> {
+  async issue(collectionId: string, recordId: string, tokenKey: string, info: SessionInfo): Promise<{ token: string; session: string }> {
     const token = randomBytes(32).toString('base64url');
     const session = newId(20);
     const now = Date.now();
-    await this.#db.run(
-      'INSERT INTO _refresh_tokens (hash, family, collection_id, record_id, token_key_hash, generation, created, expires) VALUES (?, ?, ?, ?, ?, 0, ?, ?)',
-      [sha256(token), session, collectionId, recordId, tokenKeyHash(tokenKey), formatTimestamp(new Date(now)), formatTimestamp(new Date(now + this.#ttlMs))],
-    );
+    await this.#db.transaction(async (tx) => {
+      await tx.run(
+        'INSERT INTO _sessions (id, collection_id, record_id, amr, ip, user_agent, created) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [session, collectionId, recordId, info.amr.join(' '), info.ip.slice(0, 64), info.userAgent.slice(0, 300), formatTimestamp(new Date(now))],
+      );
+      await tx.run(
+        'INSERT INTO _refresh_tokens (hash, family, collection_id, record_id, token_key_hash, generation, created, expires) VALUES (?, ?, ?, ?, ?, 0, ?, ?)',
+        [sha256(token), session, collectionId, recordId, tokenKeyHash(tokenKey), formatTimestamp(new Date(now)), formatTimestamp(new Date(now + this.#ttlMs))],
+      );
+    });
     return { token, session };
   }
 
+  /** True when the record has signed in before from this device (same user agent); for new-device notices. */
+  async knownDevice(collectionId: string, recordId: string, userAgent: string, exceptSession: string): Promise<boolean> {
+    const row = await this.#db.get('SELECT id FROM _sessions WHERE collection_id = ? AND record_id = ? AND user_agent = ? AND id != ? LIMIT 1', [collectionId, recordId, userAgent.slice(0, 300), exceptSession]);
+    return row !== undefined;
+  }
+
+  /** How a session signed in (empty for a session this node does not know). */
+  async sessionAmr(session: string): Promise<string[]> {
+    const row = await this.#db.get<{ amr: string }>('SELECT amr FROM _sessions WHERE id = ?', [session]);
+    return row?.amr ? row.amr.split(' ') : [];
+  }
+
   /** A record's live sessions: families with an unrevoked, unexpired token. */
-  async sessions(collectionId: string, recordId: string): Promise<{ id: string; created: string; lastUsed: string; expires: string }[]> {
-    const rows = await this.#db.all<{ family: string; created: string; last: string; expires: string }>(
-      `SELECT family, MIN(created) AS created, MAX(created) AS last, MAX(expires) AS expires FROM _refresh_tokens
-       WHERE collection_id = ? AND record_id = ? GROUP BY family
-       HAVING MAX(revoked) = 0 AND MAX(expires) > ? ORDER BY MAX(created) DESC`,
+  async sessions(collectionId: string, recordId: string): Promise<{ id: string; created: string; lastUsed: string; expires: string; amr: string[]; ip: string; userAgent: string }[]> {
+    const rows = await this.#db.all<{ family: string; created: string; last: string; expires: string; amr: string | null; ip: string | null; user_agent: string | null }>(
+      `SELECT t.family, MIN(t.created) AS created, MAX(t.created) AS last, MAX(t.expires) AS expires, MAX(s.amr) AS amr, MAX(s.ip) AS ip, MAX(s.user_agent) AS user_agent
+       FROM _refresh_tokens t LEFT JOIN _sessions s ON s.id = t.family
+       WHERE t.collection_id = ? AND t.record_id = ? GROUP BY t.family
+       HAVING MAX(t.revoked) = 0 AND MAX(t.expires) > ? ORDER BY MAX(t.created) DESC`,
       [collectionId, recordId, formatTimestamp()],
     );
-    return rows.map((r) => ({ id: r.family, created: r.created, lastUsed: r.last, expires: r.expires }));
+    return rows.map((r) => ({ id: r.family, created: r.created, lastUsed: r.last, expires: r.expires, amr: r.amr ? r.amr.split(' ') : [], ip: r.ip ?? '', userAgent: r.user_agent ?? '' }));
   }
 
   /** Revoke one session of a record; false when it is not theirs or unknown. */
@@ -102,7 +131,7 @@ export class RefreshTokens {
       const row = await tx.get<Row>(`SELECT family, collection_id, record_id, token_key_hash, generation, expires, used, revoked FROM _refresh_tokens WHERE hash = ?${this.#db.dialect.rowLockSuffix}`, [hash]);
       if (!row || Number(row.revoked) === 1 || row.expires < formatTimestamp(new Date(now))) return { kind: 'invalid' as const };
       if (key === undefined || tokenKeyHash(key) !== row.token_key_hash) return { kind: 'revoke' as const, family: row.family, reason: 'password_changed' as const };
-      const grant = { collectionId: row.collection_id, recordId: row.record_id, session: row.family, refreshToken: successor };
+      const grant = { collectionId: row.collection_id, recordId: row.record_id, session: row.family, refreshToken: successor, amr: [] as string[] };
       if (row.used === '') {
         const taken = await tx.run(`UPDATE _refresh_tokens SET used = ? WHERE hash = ? AND used = ''`, [formatTimestamp(new Date(now)), hash]);
         if (taken.changes === 1) {
@@ -119,7 +148,7 @@ export class RefreshTokens {
       if (now - usedAt <= this.#graceMs) return { kind: 'ok' as const, grant };
       return { kind: 'revoke' as const, family: row.family, reason: 'reuse' as const };
     });
-    if (outcome.kind === 'ok') return outcome.grant;
+    if (outcome.kind === 'ok') return { ...outcome.grant, amr: await this.sessionAmr(outcome.grant.session) };
     if (outcome.kind === 'revoke') {
       await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE family = ?', [outcome.family]);
       await this.#onFamilyRevoked?.({ family: outcome.family, collectionId: owner.collection_id, recordId: owner.record_id, reason: outcome.reason });

@@ -45,6 +45,17 @@ export async function ensureSystemTables(db: Database): Promise<void> {
       revoked INTEGER NOT NULL DEFAULT 0
     )`);
     await tx.run('CREATE INDEX IF NOT EXISTS _refresh_tokens_family ON _refresh_tokens (family)');
+    // One row per sign-in session (refresh-token family): how it signed in and from where.
+    await tx.run(`CREATE TABLE IF NOT EXISTS _sessions (
+      id TEXT PRIMARY KEY NOT NULL,
+      collection_id TEXT NOT NULL,
+      record_id TEXT NOT NULL,
+      amr TEXT NOT NULL,
+      ip TEXT NOT NULL,
+      user_agent TEXT NOT NULL,
+      created TEXT NOT NULL
+    )`);
+    await tx.run('CREATE INDEX IF NOT EXISTS _sessions_owner ON _sessions (collection_id, record_id)');
     await tx.run(`CREATE TABLE IF NOT EXISTS _audit (
       seq ${d.serialPrimaryKey},
       created TEXT NOT NULL,

@@ -43,6 +43,8 @@ export const errorCatalogue = {
   idempotency_key_reused: { status: 422, message: 'This Idempotency-Key was used with a different request.' },
   rate_limited: { status: 429, message: 'Too many requests.' },
   internal: { status: 500, message: 'Something went wrong while processing your request.' },
+  // A stored encrypted value does not open: its master key is not configured, or the value was altered.
+  secret_unreadable: { status: 500, message: 'A stored secret cannot be decrypted; check the configured encryption keys.' },
   unavailable: { status: 503, message: 'The service is not available.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -5,9 +5,9 @@
 export type Principal =
   | { kind: 'anonymous' }
   /** A record of the `_superusers` collection: bypasses every rule. `session`: the sign-in session of the token. */
-  | { kind: 'superuser'; record: Record<string, unknown>; session?: string }
-  /** A record of an auth collection. */
-  | { kind: 'record'; collection: string; record: Record<string, unknown>; session?: string };
+  | { kind: 'superuser'; record: Record<string, unknown>; session?: string; amr?: readonly string[] }
+  /** A record of an auth collection. `amr`: how its token's session signed in (RFC 8176). */
+  | { kind: 'record'; collection: string; record: Record<string, unknown>; session?: string; amr?: readonly string[] };
 
 /** The anonymous principal. */
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });

@@ -2,6 +2,7 @@
  * The collection model: what a collection and its fields are, in PocketBase's (v0.23+) JSON shape,
  * plus Basalt's portable index declarations. Pure types and small helpers; no I/O.
  */
+import { defaultAuthOptions, type AuthOptions } from './collection-auth-options.ts';
 
 /** Field types Basalt supports. */
 export type FieldType =
@@ -77,8 +78,11 @@ export type Rule = string | null;
 
 export type CollectionType = 'base' | 'auth';
 
-/** A collection as stored and as returned by the collections API. */
-export interface Collection {
+/**
+ * A collection as stored and as returned by the collections API. Auth collections also carry the
+ * {@link AuthOptions} members (PocketBase's `passwordAuth`, `oauth2`, `mfa`, `otp`, …) at the top level.
+ */
+export interface Collection extends Partial<AuthOptions> {
   id: string;
   name: string;
   type: CollectionType;
@@ -137,4 +141,12 @@ export function zeroValue(field: Field): unknown {
     default:
       return '';
   }
+}
+
+/** The auth options of an auth collection, complete (defaults for members it does not have). */
+export function authOptions(c: Collection): AuthOptions {
+  const d = defaultAuthOptions();
+  const out = {} as Record<string, unknown>;
+  for (const key of Object.keys(d) as (keyof AuthOptions)[]) out[key] = c[key] ?? d[key];
+  return out as unknown as AuthOptions;
 }

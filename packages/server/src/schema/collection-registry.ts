@@ -8,6 +8,7 @@ import { appendChanges, type Database, type Executor } from '../db/index.ts';
 import { formatTimestamp } from '../tools/index.ts';
 import type { Collection, Field, RelationField } from './collection-model.ts';
 import { authFields, idField, normalizeCollection } from './collection-validate.ts';
+import { defaultAuthOptions } from './collection-auth-options.ts';
 import { planCreate, planDrop, planUpdate, type DdlStep } from './collection-ddl.ts';
 
 /** A schema change, as reported to listeners (automigrate, caches). */
@@ -200,6 +201,7 @@ export class CollectionRegistry {
       deleteRule: null,
       authRule: '',
       manageRule: null,
+      ...defaultAuthOptions(),
       created: now,
       updated: now,
     };

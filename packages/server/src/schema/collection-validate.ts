@@ -4,7 +4,8 @@
  */
 import { BasaltError, type FieldErrors } from '../errors/index.ts';
 import { FORBIDDEN_KEYS, NAME_PATTERN, formatTimestamp, newId, normalizeTimestamp } from '../tools/index.ts';
-import type { Collection, Field, FieldType, IndexDef, Rule } from './collection-model.ts';
+import { authOptions, type Collection, type Field, type FieldType, type IndexDef, type Rule } from './collection-model.ts';
+import { AUTH_OPTION_KEYS, normalizeAuthOptions } from './collection-auth-options.ts';
 
 const FIELD_TYPES: readonly FieldType[] = ['text', 'number', 'bool', 'email', 'url', 'date', 'select', 'json', 'relation', 'autodate', 'password'];
 
@@ -279,9 +280,9 @@ function normalizeIndexes(p: Problems, raw: unknown, fields: Field[]): IndexDef[
 }
 
 const COLLECTION_KEYS = new Set(['id', 'name', 'type', 'system', 'fields', 'indexes', 'created', 'updated', ...RULE_KEYS,
-  'authRule', 'manageRule',
-  // PocketBase auth-collection options we accept and ignore for now.
-  'authAlias', 'oauth2', 'passwordAuth', 'mfa', 'otp', 'authToken', 'passwordResetToken', 'emailChangeToken', 'verificationToken', 'fileToken', 'authTemplate', 'verificationTemplate', 'resetPasswordTemplate', 'confirmEmailChangeTemplate', 'viewQuery']);
+  'authRule', 'manageRule', ...AUTH_OPTION_KEYS,
+  // PocketBase members we accept and ignore.
+  'authAlias', 'authTemplate', 'viewQuery']);
 
 /**
  * Validate and normalise a collection body. With `existing`, the body is a PATCH over it: members
@@ -358,6 +359,7 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
     : {};
   const indexes = normalizeIndexes(p, 'indexes' in body ? body.indexes : existing?.indexes, fields);
   p.throwIfAny();
+  const options = isAuth ? normalizeAuthOptions(body, existing && authOptions(existing), new Set(fields.map((f) => f.name))) : {};
 
   const now = formatTimestamp();
   const id = existing?.id ?? (typeof body.id === 'string' && /^[a-z0-9_]{1,64}$/.test(body.id) ? body.id : `pbc_${newId(10)}`);
@@ -370,6 +372,7 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
     indexes,
     ...rules,
     ...authRules,
+    ...options,
     created: existing?.created ?? now,
     updated: now,
   };

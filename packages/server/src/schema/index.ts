@@ -7,3 +7,4 @@ export { normalizeCollection, idField, authFields, ruleKeys, MAX_FIELDS, MAX_RUL
 export { planCreate, planUpdate, planDrop, indexStatements, type DdlStep } from './collection-ddl.ts';
 export { CollectionRegistry, SCHEMA_CHANGE_COLLECTION, type SchemaChange, type RegistryHooks } from './collection-registry.ts';
 export { migrateUp, migrateDown, migrationStatus, createMigrationFile, writeChangeMigration, type Migration, type Migrator, type MigrationStatus } from './collection-migrations.ts';
+export { defaultAuthOptions, normalizeAuthOptions, publicAuthOptions, AUTH_OPTION_KEYS, type AuthOptions, type EmailTemplate, type OAuthProviderOptions } from './collection-auth-options.ts';

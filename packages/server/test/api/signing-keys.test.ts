@@ -33,7 +33,7 @@ for (const dialect of dialects()) {
       const old = t.superuserToken;
       const kid = await rotateTokenKeys(t.app.db, t.app.config.tokenTtlSeconds);
       await t.app.tokens.reload();
-      const fresh = await t.app.auth.authWithPassword('_superusers', 'root@example.com', 'a-long-test-password');
+      const fresh = await t.app.auth.authWithPassword('_superusers', 'root@example.com', 'a-long-test-password', { ip: '127.0.0.1', userAgent: 'test' });
       const header = JSON.parse(Buffer.from(fresh.token.split('.')[0], 'base64url').toString()) as { kid: string };
       assert.equal(header.kid, kid);
       assert.equal((await me(old)).statusCode, 200);

@@ -38,7 +38,7 @@ export async function startTestApp(dialect: DialectName, overrides: Partial<Basa
   };
   const app = await createApp(config, { logger: pino({ level: 'silent' }) });
   await app.auth.upsertSuperuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD);
-  const { token } = await app.auth.authWithPassword('_superusers', SUPERUSER_EMAIL, SUPERUSER_PASSWORD);
+  const { token } = await app.auth.authWithPassword('_superusers', SUPERUSER_EMAIL, SUPERUSER_PASSWORD, { ip: '127.0.0.1', userAgent: 'basalt-tests' });
   return {
     app,
     dialect,

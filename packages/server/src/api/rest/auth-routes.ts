@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { RestDeps } from './rest-deps.ts';
-import { principalOf } from './request-context.ts';
+import { clientInfo, principalOf } from './request-context.ts';
 import { respond } from './respond.ts';
 import { clientKey, failureDelay } from './rate-limit.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
@@ -24,7 +24,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
     ]);
     const perIdentity = hits.find((h) => h.quota.name === 'signin-identity');
     try {
-      const result = await deps.auth.authWithPassword(request.params.collection, body.identity, body.password);
+      const result = await deps.auth.authWithPassword(request.params.collection, body.identity, body.password, clientInfo(request));
       const id = String((result.record as { id?: unknown }).id ?? '');
       await deps.audit.record({ action: 'auth.signin', outcome: 'success', actor: `${request.params.collection}:${id}`, target: `${request.params.collection}/${id}`, ip: request.ip });
       return respond(request, reply, deps.metrics, result);

@@ -8,6 +8,12 @@ import { intParam } from '../../records/index.ts';
 import { queryString, requireSuperuser } from './request-context.ts';
 import { respond } from './respond.ts';
 import type { RestDeps } from './rest-deps.ts';
+import { publicAuthOptions, type Collection } from '../../schema/index.ts';
+
+/** A collection as the API answers it: OAuth client secrets are never sent back. */
+function publicCollection(c: Collection): Collection {
+  return c.oauth2 ? { ...c, ...publicAuthOptions({ ...c } as Parameters<typeof publicAuthOptions>[0]) } : c;
+}
 
 /** Register the collection routes. */
 export function registerCollectionRoutes(app: FastifyInstance, deps: RestDeps): void {
@@ -25,12 +31,12 @@ export function registerCollectionRoutes(app: FastifyInstance, deps: RestDeps): 
       if (!m) throw new BasaltError('filter_invalid', { message: 'Collections can be filtered by name, id or type equality.' });
       all = all.filter((c) => c[m[1] as 'name' | 'id' | 'type'] === m[3]);
     }
-    return respond(request, reply, metrics, { page, perPage, totalItems: all.length, totalPages: Math.ceil(all.length / perPage), items: all.slice((page - 1) * perPage, page * perPage) });
+    return respond(request, reply, metrics, { page, perPage, totalItems: all.length, totalPages: Math.ceil(all.length / perPage), items: all.slice((page - 1) * perPage, page * perPage).map(publicCollection) });
   });
 
   app.get<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request, reply) => {
     await requireSuperuser(request, auth);
-    return respond(request, reply, metrics, registry.get(request.params.idOrName));
+    return respond(request, reply, metrics, publicCollection(registry.get(request.params.idOrName)));
   });
 
   const audited = async <T extends { name: string }>(request: FastifyRequest, action: string, work: Promise<T>): Promise<T> => {
@@ -41,12 +47,12 @@ export function registerCollectionRoutes(app: FastifyInstance, deps: RestDeps): 
 
   app.post('/api/collections', async (request, reply) => {
     await requireSuperuser(request, auth);
-    return respond(request, reply, metrics, await audited(request, 'collection.create', registry.create(request.body)));
+    return respond(request, reply, metrics, publicCollection(await audited(request, 'collection.create', registry.create(request.body))));
   });
 
   app.patch<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request, reply) => {
     await requireSuperuser(request, auth);
-    return respond(request, reply, metrics, await audited(request, 'collection.update', registry.update(request.params.idOrName, request.body)));
+    return respond(request, reply, metrics, publicCollection(await audited(request, 'collection.update', registry.update(request.params.idOrName, request.body))));
   });
 
   app.delete<{ Params: { idOrName: string } }>('/api/collections/:idOrName', async (request, reply) => {

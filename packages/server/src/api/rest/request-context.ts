@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { BasaltError } from '../../errors/index.ts';
 import { ANONYMOUS, type CallContext, type Principal } from '../../records/index.ts';
 import type { RequestContext } from '../../rules/index.ts';
-import type { AuthService } from '../../auth/index.ts';
+import type { AuthService, ClientInfo } from '../../auth/index.ts';
 import { rawHeader } from './respond.ts';
 
 declare module 'fastify' {
@@ -26,6 +26,12 @@ function principalNow(request: FastifyRequest, auth: AuthService): Principal | P
   if (request.principal) return request.principal;
   if (rawHeader(request, 'authorization') === undefined) return (request.principal = ANONYMOUS);
   return principalOf(request, auth);
+}
+
+/** Where a request comes from, for sign-in sessions and notices. */
+export function clientInfo(request: FastifyRequest): ClientInfo {
+  const ua = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof ua === 'string' ? ua : '' };
 }
 
 /** Require a superuser. */

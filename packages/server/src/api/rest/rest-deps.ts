@@ -6,6 +6,7 @@ import type { Metrics } from '../../telemetry/index.ts';
 import type { RateLimitConfig } from '../../app/config.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { AuditLog } from '../../audit/index.ts';
+import type { SecretBox } from '../../secrets/index.ts';
 
 /** What the REST routes need. */
 export interface RestDeps {
@@ -15,6 +16,8 @@ export interface RestDeps {
   auth: AuthService;
   audit: AuditLog;
   tokens: TokenService;
+  /** Encryption at rest. */
+  secrets: SecretBox;
   metrics: Metrics;
   /** Version string for the OpenAPI document. */
   version: string;
