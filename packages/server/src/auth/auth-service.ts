@@ -21,6 +21,15 @@ export interface ClientInfo {
   userAgent: string;
 }
 
+/** Options of {@link AuthService.signIn}. */
+export interface SignInOptions {
+  /**
+   * PocketBase's `mfaId` from the request body: the id of a first factor already proven, when this
+   * sign-in is the second factor of a multi-factor sign-in. Unvalidated client input.
+   */
+  mfaId?: unknown;
+}
+
 /** What listeners learn about each completed sign-in (new-device notices, audit). */
 export interface SignInEvent {
   collection: Collection;
@@ -98,7 +107,8 @@ export class AuthService {
    * family) and issue the tokens. Every sign-in method (password, OTP, OAuth, passkey) ends here.
    * `amr` lists the methods used (RFC 8176: `pwd`, `otp`, `fed`, `hwk`, `mfa`).
    */
-  async signIn(c: Collection, row: Record<string, unknown>, amr: readonly string[], client: ClientInfo): Promise<AuthResult> {
+  async signIn(c: Collection, row: Record<string, unknown>, amr: readonly string[], client: ClientInfo, opts: SignInOptions = {}): Promise<AuthResult> {
+    void opts; // multi-factor sign-in (mfaId) is handled here once MFA lands
     const principal: Principal = c.name === '_superusers' ? { kind: 'superuser', record: { id: row.id } } : { kind: 'record', collection: c.name, record: { id: row.id } };
     const record = (await this.#records.present({ principal, request: emptyRequest() }, c, row)) as Record<string, unknown>;
     // The auth rule: an extra condition the record must meet to sign in (`null` = nobody can).

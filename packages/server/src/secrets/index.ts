@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { SecretBox, newMasterKeyEntry, parseMasterKeys } from './secret-box.ts';
 
 export { SecretBox, parseMasterKeys, newMasterKeyEntry, type MasterKey } from './secret-box.ts';
+export { SEALED_SYSTEM_COLUMNS, type SealedColumn } from './sealed-columns.ts';
 
 /**
  * The secret box of a configuration: the configured master keys, or else the development key in
