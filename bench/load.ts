@@ -30,6 +30,8 @@ export interface LoadResult {
   latencyMs: { p50: number; p90: number; p99: number; mean: number; max: number };
   bytesPerResponse: number;
   statusCodes: Record<string, number>;
+  /** Server CPU time (user + system) per measured request, µs; filled in by run.ts from /proc (Linux). */
+  serverCpuUsPerRequest?: number;
   /** One failing request replayed after the run, when there were non-2xx answers or errors. */
   sampleFailure?: { status: number; body: string } | { error: string };
 }

@@ -198,6 +198,8 @@ interface Target {
   superuserToken?: string;
   stop: () => Promise<void>;
   notes: string[];
+  /** The server process, for its CPU time. */
+  pid?: number;
 }
 
 async function startBare(work: string, posts: PostInput[]): Promise<Target> {
@@ -209,7 +211,7 @@ async function startBare(work: string, posts: PostInput[]): Promise<Target> {
   );
   const base = `http://127.0.0.1:${port}`;
   await waitHealthy(base, child, logFile);
-  return { name: 'bare', base, ids: posts.map((p) => p.id), stop: () => stopServer(child), notes: ['node:http + node:sqlite'] };
+  return { name: 'bare', base, ids: posts.map((p) => p.id), stop: () => stopServer(child), notes: ['node:http + node:sqlite'], pid: child.pid };
 }
 
 const POSTS_COLLECTION = {
@@ -282,7 +284,7 @@ async function startBasalt(work: string, posts: PostInput[]): Promise<Target> {
       const signedIn = (await call(base, 'POST', '/api/collections/bench_users/auth-with-password', { identity: 'reader@example.com', password: userPassword })) as { token: string };
       user = { email: 'reader@example.com', password: userPassword, token: signedIn.token };
     }
-    return { name: 'basalt', base, ids, stop, notes, user, superuserToken: token };
+    return { name: 'basalt', base, ids, stop, notes, user, superuserToken: token, pid: child.pid };
   } catch (e) {
     await stop();
     throw new Error(`${(e as Error).message}\n--- basalt log tail ---\n${tail(logFile)}`);
@@ -354,7 +356,24 @@ async function runScenario(t: Target, scenario: Scenario, idsFile: string): Prom
   }
 }
 
+/**
+ * CPU time (user + system, ms) a process has used, from /proc (Linux); undefined elsewhere. Server CPU
+ * per request is a second view of cost that another process on the machine barely disturbs.
+ */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined || platform() !== 'linux') return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime are fields 14 and 15 of stat; after "pid (comm) " they are at 11 and 12.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 async function runLoad(t: Target, scenario: Scenario, idsFile: string): Promise<LoadResult> {
+  // The server's CPU time over the measured part of the run (after the warm-up).
+  const cpuAtStart = sleep(params.warmup * 1000).then(() => processCpuMs(t.pid));
   const userArgs = t.user ? ['--token', t.user.token, '--identity', t.user.email, '--password', t.user.password, '--auth-collection', 'bench_users'] : [];
   const r = await runChild(
     [
@@ -373,7 +392,11 @@ async function runLoad(t: Target, scenario: Scenario, idsFile: string): Promise<
   if (r.code !== 0 || !line.startsWith('{')) {
     throw new Error(`load generator failed for ${t.name}/${scenario} (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
   }
-  return JSON.parse(line) as LoadResult;
+  const result = JSON.parse(line) as LoadResult;
+  const cpu0 = await cpuAtStart;
+  const cpu1 = processCpuMs(t.pid);
+  if (cpu0 !== undefined && cpu1 !== undefined && result.total > 0) result.serverCpuUsPerRequest = Math.round(((cpu1 - cpu0) * 1000 / result.total) * 10) / 10;
+  return result;
 }
 
 // --- main -------------------------------------------------------------------------------------
@@ -451,8 +474,9 @@ const rows: Row[] = params.scenarios.map((s) => {
 
 const fmtRps = (r?: LoadResult) => (r ? r.reqPerSec.toFixed(0) : '-');
 const fmtLat = (r?: LoadResult) => (r ? `${r.latencyMs.p50}/${r.latencyMs.p99} ms` : '-');
+const fmtCpu = (r?: LoadResult) => (r?.serverCpuUsPerRequest !== undefined ? r.serverCpuUsPerRequest.toFixed(1) : '-');
 const table = [
-  ['scenario', 'bare req/s', 'basalt req/s', 'ratio', 'bare p50/p99', 'basalt p50/p99', 'target', 'pass'],
+  ['scenario', 'bare req/s', 'basalt req/s', 'ratio', 'bare p50/p99', 'basalt p50/p99', 'CPU µs/req bare/basalt', 'target', 'pass'],
   ...rows.map((r) => [
     r.scenario,
     fmtRps(r.bare),
@@ -460,6 +484,7 @@ const table = [
     r.ratio === null ? '-' : r.ratio.toFixed(2),
     fmtLat(r.bare),
     fmtLat(r.basalt),
+    `${fmtCpu(r.bare)}/${fmtCpu(r.basalt)}`,
     `>= ${r.target}`,
     r.verdict,
   ]),

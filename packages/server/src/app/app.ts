@@ -9,12 +9,15 @@ import type { Logger } from 'pino';
 import { openDatabase, type Database } from '../db/index.ts';
 import { CollectionRegistry, migrateUp, writeChangeMigration } from '../schema/index.ts';
 import { RecordsService } from '../records/index.ts';
-import { AuthService, RefreshTokens, TokenService, loadRefreshSecret, loadTokenKeys } from '../auth/index.ts';
+import { ApiKeys, AuthService, RefreshTokens, RoleDirectory, TokenService, loadRefreshSecret, loadTokenKeys } from '../auth/index.ts';
 import { createLogger, createMetrics, instrumentDatabase, type Metrics } from '../telemetry/index.ts';
 import { registerRestApi } from '../api/rest/index.ts';
 import { AuditLog, actorOf } from '../audit/index.ts';
 import { loadSecretBox, type SecretBox } from '../secrets/index.ts';
+import { AuthEmailFlows } from '../auth/index.ts';
+import { createMailer } from '../mail/index.ts';
 import { sqlitePath, type BasaltConfig } from './config.ts';
+import { startHousekeeping } from './housekeeping.ts';
 
 /** Basalt's version (OpenAPI `info.version`, boot banner). */
 export const VERSION = '0.1.0';
@@ -33,8 +36,12 @@ export interface BasaltApp {
   tokens: TokenService;
   /** Encryption at rest (secret fields, TOTP secrets, OAuth tokens). */
   secrets: SecretBox;
+  /** Auth email flows (verification, reset, email change, OTP, new-device notices); `drain()` awaits background sends. */
+  authEmail: AuthEmailFlows;
   metrics: Metrics;
   logger: Logger;
+  /** Run the periodic clean-up now (audit retention, expired refresh tokens); it also runs hourly. */
+  runHousekeeping(): Promise<void>;
   /** Start listening on `config.http`; answers the bound address. */
   listen(): Promise<string>;
   /** Stop accepting connections, finish in-flight requests, close the database. */
@@ -66,7 +73,7 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
         logger.info({ file }, 'automigrate: wrote migration');
       },
     });
-    records = new RecordsService(db, registry);
+    records = new RecordsService(db, registry, secrets);
     await registry.load();
     if (opts.runMigrations) {
       const applied = await migrateUp(db, registry, config.migrationsDir);
@@ -89,7 +96,12 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       ttlSeconds: config.refreshTtlSeconds,
       onFamilyRevoked: (r) => audit.record({ action: 'auth.refresh_reuse', outcome: 'failure', actor: `${registry.find(r.collectionId)?.name ?? r.collectionId}:${r.recordId}`, target: `family:${r.family}`, details: { reason: r.reason } }),
     });
-    const auth = new AuthService(records, tokens, refresh);
+    const roles = new RoleDirectory(records);
+    const apiKeys = new ApiKeys(db, roles, (key) => audit.record({ action: 'apikey.use', outcome: 'success', actor: `apikey:${key.id}`, target: `apikey:${key.id}`, details: { name: key.name } }));
+    const auth = new AuthService(records, tokens, refresh, roles, apiKeys);
+    // Email verification, password reset, email change, OTP and new-device notices (docs/auth-email.md).
+    const mailer = createMailer(config.smtp);
+    const authEmail = new AuthEmailFlows({ db, records, auth, audit, mailer, logger }, { appName: config.appName, appUrl: config.publicUrl });
 
     // Request ids: a random per-process prefix and a counter — unique, cheap (no RNG per request).
     const idPrefix = randomBytes(4).toString('hex');
@@ -114,21 +126,29 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       // (debug/trace), requests share the root logger and our own log calls add `reqId` themselves.
       childLoggerFactory: (parent, bindings, options) => (verbose ? parent.child(bindings, options) : parent),
       return503OnClosing: true,
+      // Behind configured reverse proxies, the client address comes from X-Forwarded-For.
+      trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
       routerOptions: { maxParamLength: 256 },
     }) as unknown as FastifyInstance;
     http.decorate('basaltHsts', Boolean(config.tlsCert));
-    registerRestApi(http, { db, registry, records, auth, audit, tokens, secrets, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, rateLimits: config.rateLimits, maxBatchRequests: 1000 });
+    registerRestApi(http, { db, registry, records, auth, audit, tokens, secrets, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, rateLimits: config.rateLimits, maxBatchRequests: 1000, authEmail });
     await http.ready();
+    const housekeeping = startHousekeeping(logger, [
+      ['audit retention', () => audit.prune(config.auditRetentionDays)],
+      ['expired refresh tokens', () => refresh.prune()],
+    ]);
 
     let closed = false;
     return {
-      config, http, db, registry, records, auth, audit, tokens, secrets, metrics, logger,
+      config, http, db, registry, records, auth, audit, tokens, secrets, authEmail, metrics, logger,
+      runHousekeeping: () => housekeeping.runNow(),
       async listen() {
         return http.listen({ host: config.http.host, port: config.http.port });
       },
       async close() {
         if (closed) return;
         closed = true;
+        housekeeping.stop();
         // Fastify closes the connections that are idle when close() starts; a keep-alive connection
         // whose request is still in flight becomes idle later and would linger until its keep-alive
         // timeout. Keep closing idle connections until the server is down.
@@ -138,6 +158,9 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
         } finally {
           clearInterval(sweep);
         }
+        // Mails still being sent after their answer (request-*, new-device notices) finish first.
+        await authEmail.drain();
+        mailer.close();
         await db.close();
       },
     };

@@ -5,7 +5,9 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { isIP } from 'node:net';
 import { parseMasterKeys } from '../secrets/index.ts';
+import { validateSmtpConfig, type SmtpConfig } from '../mail/index.ts';
 
 /** The validated configuration every module receives. */
 export interface BasaltConfig {
@@ -43,6 +45,17 @@ export interface BasaltConfig {
    * generated on first start in `<dataDir>/encryption.key` (fine on a laptop; clusters configure theirs).
    */
   encryptionKeys: string[];
+  /**
+   * Reverse proxies whose `X-Forwarded-For` is believed (IPs or CIDRs, e.g. `10.0.0.0/8`): the client
+   * address (rate limits, audit, sessions) is then the first untrusted hop. Empty: the socket peer.
+   */
+  trustedProxies: string[];
+  /** Audit entries older than this many days are deleted (0 = keep forever). */
+  auditRetentionDays: number;
+  /** Outgoing mail (verification, password reset, OTP, new-device notices); off while `host` is empty. See docs/auth-email.md. */
+  smtp: SmtpConfig;
+  /** The application's name in emails (`{APP_NAME}`); `publicUrl` is its `{APP_URL}`. */
+  appName: string;
 }
 
 /** Limits on the endpoints attackers hammer. Windows are fixed, per node cluster (kept in the database). */
@@ -57,6 +70,18 @@ export interface RateLimitConfig {
   refreshPerIp: number;
   /** Base of the progressive delay after failed sign-ins, ms (doubles per failure, at most 2 s). */
   failureDelayMs: number;
+  /** Requests that send mail (verification, password reset, email change, OTP) per IP per hour. */
+  emailRequestPerIp: number;
+  /** The same per address (any IP) per hour: stops mail-bombing one inbox. */
+  emailRequestPerIdentity: number;
+  /** `auth-with-otp` attempts per IP per minute. */
+  otpSignInPerIp: number;
+  /** `auth-with-otp` attempts per OTP id per 15 minutes (an OTP also burns after 5 wrong codes). */
+  otpSignInPerIdentity: number;
+  /** `confirm-*` requests (verification, password reset, email change) per IP per 15 minutes. */
+  emailConfirmPerIp: number;
+  /** `confirm-*` requests per token per 15 minutes (bounds password guesses on email change). */
+  emailConfirmPerIdentity: number;
 }
 
 /** Where a setting may come from, for error messages. */
@@ -96,9 +121,32 @@ function envOverrides(env: NodeJS.ProcessEnv): Source {
   if (env.BASALT_PUBLIC_URL) o.publicUrl = env.BASALT_PUBLIC_URL;
   if (env.BASALT_TLS_CERT) o.tlsCert = env.BASALT_TLS_CERT;
   if (env.BASALT_TLS_KEY) o.tlsKey = env.BASALT_TLS_KEY;
+  if (env.BASALT_TRUSTED_PROXIES !== undefined) o.trustedProxies = env.BASALT_TRUSTED_PROXIES.split(',').map((x) => x.trim()).filter(Boolean);
+  if (env.BASALT_AUDIT_RETENTION_DAYS) o.auditRetentionDays = env.BASALT_AUDIT_RETENTION_DAYS;
   if (env.BASALT_ENCRYPTION_KEYS) o.encryptionKeys = env.BASALT_ENCRYPTION_KEYS.split(',').map((x) => x.trim()).filter(Boolean);
+  if (env.BASALT_APP_NAME) o.appName = env.BASALT_APP_NAME;
+  const smtp: Record<string, unknown> = {};
+  if (env.BASALT_SMTP_HOST !== undefined) smtp.host = env.BASALT_SMTP_HOST;
+  if (env.BASALT_SMTP_PORT) smtp.port = env.BASALT_SMTP_PORT;
+  if (env.BASALT_SMTP_SECURE) smtp.secure = env.BASALT_SMTP_SECURE;
+  if (env.BASALT_SMTP_USERNAME !== undefined) smtp.username = env.BASALT_SMTP_USERNAME;
+  if (env.BASALT_SMTP_PASSWORD !== undefined) smtp.password = env.BASALT_SMTP_PASSWORD;
+  if (env.BASALT_SMTP_FROM_ADDRESS !== undefined || env.BASALT_SMTP_FROM_NAME !== undefined) {
+    smtp.from = { ...(env.BASALT_SMTP_FROM_ADDRESS !== undefined ? { address: env.BASALT_SMTP_FROM_ADDRESS } : {}), ...(env.BASALT_SMTP_FROM_NAME !== undefined ? { name: env.BASALT_SMTP_FROM_NAME } : {}) };
+  }
+  if (Object.keys(smtp).length) o.smtp = smtp;
   if (env.BASALT_CORS_ORIGINS !== undefined) o.corsOrigins = env.BASALT_CORS_ORIGINS.split(',').map((x) => x.trim()).filter(Boolean);
   return o;
+}
+
+/** An IPv4/IPv6 address, optionally with a `/prefix`. */
+function isIpOrCidr(s: string): boolean {
+  const [addr, prefix, ...rest] = s.split('/');
+  const kind = isIP(addr);
+  if (!kind || rest.length) return false;
+  if (prefix === undefined) return true;
+  const n = Number(prefix);
+  return /^\d{1,3}$/.test(prefix) && n >= 0 && n <= (kind === 4 ? 32 : 128);
 }
 
 function asBool(name: string, v: unknown): boolean {
@@ -131,7 +179,8 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
     const unknown = Object.keys(file).filter((k) => !(k in defaults()));
     if (unknown.length) throw new ConfigError(`unknown config keys in ${path}: ${unknown.join(', ')}`);
   }
-  const merged: Source = { ...defaults(), ...file, ...envOverrides(env), ...stripUndefined(flags) };
+  const envSource = envOverrides(env);
+  const merged: Source = { ...defaults(), ...file, ...envSource, ...stripUndefined(flags) };
   const http = typeof merged.http === 'string' ? parseHostPort(merged.http) : (merged.http as { host: string; port: number });
   const logLevel = String(merged.logLevel);
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
@@ -151,6 +200,10 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
     // Never the literal `null` origin (sandboxed frames, file: pages), never paths or wildcards inside a name.
     throw new ConfigError('corsOrigins must be a list of "*" or origins like https://app.example.com');
   }
+  const trustedProxies = merged.trustedProxies as unknown;
+  if (!Array.isArray(trustedProxies) || trustedProxies.some((p) => typeof p !== 'string' || !isIpOrCidr(p))) {
+    throw new ConfigError('trustedProxies must be a list of IP addresses or CIDR ranges, e.g. ["10.0.0.0/8", "127.0.0.1"]');
+  }
   const encryptionKeys = merged.encryptionKeys as unknown;
   if (!Array.isArray(encryptionKeys) || encryptionKeys.some((k) => typeof k !== 'string')) throw new ConfigError('encryptionKeys must be a list of "id:base64key" strings');
   try {
@@ -158,6 +211,22 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
+  // SMTP settings merge member by member: an env variable overrides one member of the file's `smtp`.
+  const smtpMerged = [file.smtp, envSource.smtp, flags.smtp].reduce<Record<string, unknown>>((acc, part) => {
+    if (part === undefined || part === null) return acc;
+    if (typeof part !== 'object' || Array.isArray(part)) throw new ConfigError('smtp must be an object {host, port, secure, username, password, from: {name, address}}');
+    const p = part as Record<string, unknown>;
+    const from = p.from && typeof p.from === 'object' ? { ...(acc.from as object), ...(p.from as object) } : (p.from ?? acc.from);
+    return { ...acc, ...p, from };
+  }, {});
+  let smtp: SmtpConfig;
+  try {
+    smtp = validateSmtpConfig(smtpMerged);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const appName = String(merged.appName ?? 'Basalt');
+  if (appName.length === 0 || appName.length > 100 || /[\r\n]/.test(appName)) throw new ConfigError('appName must be 1–100 characters on one line');
   return {
     http,
     dataDir,
@@ -175,6 +244,10 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
     tlsCert: tlsCert ? resolve(tlsCert) : '',
     tlsKey: tlsKey ? resolve(tlsKey) : '',
     encryptionKeys: encryptionKeys as string[],
+    trustedProxies: trustedProxies as string[],
+    auditRetentionDays: asInt('auditRetentionDays', merged.auditRetentionDays, 0, 36500),
+    smtp,
+    appName,
   };
 }
 
@@ -194,10 +267,17 @@ function defaults(): Required<Source> & Record<string, unknown> {
     // Any origin, without credentials (Basalt's tokens travel in a header, never in cookies), as
     // PocketBase does; production apps list their origins.
     corsOrigins: ['*'],
-    rateLimits: { signInPerIp: 30, signInPerIdentity: 10, signUpPerIp: 20, refreshPerIp: 120, failureDelayMs: 250 },
+    rateLimits: {
+      signInPerIp: 30, signInPerIdentity: 10, signUpPerIp: 20, refreshPerIp: 120, failureDelayMs: 250,
+      emailRequestPerIp: 20, emailRequestPerIdentity: 5, otpSignInPerIp: 30, otpSignInPerIdentity: 10, emailConfirmPerIp: 30, emailConfirmPerIdentity: 10,
+    },
     tlsCert: '',
     tlsKey: '',
     encryptionKeys: [],
+    trustedProxies: [],
+    auditRetentionDays: 365,
+    smtp: {},
+    appName: 'Basalt',
   };
 }
 
@@ -222,5 +302,5 @@ export function redactedConfig(config: BasaltConfig): Record<string, unknown> {
       databaseUrl = '***';
     }
   }
-  return { ...config, databaseUrl, encryptionKeys: config.encryptionKeys.map((k) => `${k.slice(0, k.indexOf(':'))}:***`) };
+  return { ...config, databaseUrl, encryptionKeys: config.encryptionKeys.map((k) => `${k.slice(0, k.indexOf(':'))}:***`), smtp: { ...config.smtp, password: config.smtp.password ? '***' : '' } };
 }

@@ -40,6 +40,18 @@ export class AuditLog {
     );
   }
 
+  /**
+   * Delete entries older than `days` days (retention); answers how many. The deletion itself is
+   * recorded, so the trail shows that (and when) it was shortened.
+   */
+  async prune(days: number, now = Date.now()): Promise<number> {
+    if (days <= 0) return 0;
+    const cutoff = formatTimestamp(new Date(now - days * 86_400_000));
+    const { changes } = await this.#db.run('DELETE FROM _audit WHERE created < ?', [cutoff]);
+    if (changes > 0) await this.record({ action: 'audit.prune', outcome: 'success', actor: 'system', target: '_audit', details: { deleted: changes, before: cutoff } });
+    return changes;
+  }
+
   /** Entries after `after`, oldest first, optionally of one action or action prefix (`auth.`). */
   async list(after: number, limit: number, action?: string): Promise<AuditEntry[]> {
     const filter = action ? (action.endsWith('.') ? ' AND action LIKE ?' : ' AND action = ?') : '';
@@ -56,5 +68,6 @@ export class AuditLog {
 export function actorOf(p: { kind: string; collection?: string; record?: Record<string, unknown> }): string {
   if (p.kind === 'superuser') return `superuser:${String(p.record?.id ?? '')}`;
   if (p.kind === 'record') return `${p.collection}:${String(p.record?.id ?? '')}`;
+  if (p.kind === 'apikey') return `apikey:${String(p.record?.id ?? '')}`;
   return 'anonymous';
 }

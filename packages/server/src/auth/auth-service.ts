@@ -7,6 +7,9 @@ import { dummyPasswordHash, verifyPassword } from '../tools/index.ts';
 import { ANONYMOUS, emptyRequest, type Principal, type RecordsService } from '../records/index.ts';
 import { TokenService, tokenKeyHash } from './auth-tokens.ts';
 import type { RefreshTokens } from './refresh-tokens.ts';
+import { ApiKeys } from './api-keys.ts';
+import type { RoleDirectory } from './roles.ts';
+import { MfaChallenges } from './mfa/mfa-challenges.ts';
 import type { Collection } from '../schema/index.ts';
 
 /** The principal of one token: the record's principal with the token's session and methods. */
@@ -28,6 +31,11 @@ export interface SignInOptions {
    * sign-in is the second factor of a multi-factor sign-in. Unvalidated client input.
    */
   mfaId?: unknown;
+  /**
+   * The method's name where MFA must tell methods apart that share an amr value (`totp`, `recovery`,
+   * `passkey`); defaults to the amr values (`pwd`, `otp`, `fed`).
+   */
+  method?: string;
 }
 
 /** What listeners learn about each completed sign-in (new-device notices, audit). */
@@ -55,6 +63,12 @@ export class AuthService {
   readonly #records: RecordsService;
   readonly #tokens: TokenService;
   readonly #refresh: RefreshTokens;
+  /** Role names and permissions of user records (`@request.auth.roles` / `.permissions`). */
+  readonly roles: RoleDirectory;
+  /** API keys for servers. */
+  readonly apiKeys: ApiKeys;
+  /** The MFA policy and its pending first factors (`mfaId`s). */
+  readonly mfa: MfaChallenges;
   /**
    * Principals resolved from a record in the last {@link PRINCIPAL_TTL_MS}, keyed by collection id and
    * record id. Writes to auth records on this node drop their entry at once; other nodes see a changed
@@ -63,10 +77,13 @@ export class AuthService {
   readonly #principals = new Map<string, { tkh: string; principal: Principal; until: number }>();
   readonly #signInListeners: ((e: SignInEvent) => Promise<void> | void)[] = [];
 
-  constructor(records: RecordsService, tokens: TokenService, refresh: RefreshTokens) {
+  constructor(records: RecordsService, tokens: TokenService, refresh: RefreshTokens, roles: RoleDirectory, apiKeys: ApiKeys) {
+    this.roles = roles;
+    this.apiKeys = apiKeys;
     this.#records = records;
     this.#tokens = tokens;
     this.#refresh = refresh;
+    this.mfa = new MfaChallenges(records);
     records.hooks.on('*', '*', async (e, next) => {
       await next();
       if (e.collection.type === 'auth') this.#principals.delete(`${e.collection.id}/${String(e.record.id ?? e.original?.id ?? '')}`);
@@ -77,7 +94,7 @@ export class AuthService {
    * `auth-with-password`: the same answer, and about the same time, for an unknown identity as for a
    * wrong password (the hash is computed either way).
    */
-  async authWithPassword(collection: string, identity: unknown, password: unknown, client: ClientInfo): Promise<AuthResult> {
+  async authWithPassword(collection: string, identity: unknown, password: unknown, client: ClientInfo, opts: SignInOptions = {}): Promise<AuthResult> {
     const c = this.authCollection(collection);
     const problems: Record<string, { code: string; message: string }> = {};
     if (typeof identity !== 'string' || identity === '' || identity.length > 254) problems.identity = { code: 'validation_required', message: 'Cannot be blank.' };
@@ -87,7 +104,7 @@ export class AuthService {
     const hash = typeof row?.password === 'string' ? row.password : await dummyPasswordHash();
     const ok = await verifyPassword(password as string, hash);
     if (!row || !ok) throw new BasaltError('auth_failed');
-    return this.signIn(c, row, ['pwd'], client);
+    return this.signIn(c, row, ['pwd'], client, { mfaId: opts.mfaId });
   }
 
   /** An auth collection by id or name; `not_found` for others. */
@@ -108,13 +125,14 @@ export class AuthService {
    * `amr` lists the methods used (RFC 8176: `pwd`, `otp`, `fed`, `hwk`, `mfa`).
    */
   async signIn(c: Collection, row: Record<string, unknown>, amr: readonly string[], client: ClientInfo, opts: SignInOptions = {}): Promise<AuthResult> {
-    void opts; // multi-factor sign-in (mfaId) is handled here once MFA lands
     const principal: Principal = c.name === '_superusers' ? { kind: 'superuser', record: { id: row.id } } : { kind: 'record', collection: c.name, record: { id: row.id } };
     const record = (await this.#records.present({ principal, request: emptyRequest() }, c, row)) as Record<string, unknown>;
     // The auth rule: an extra condition the record must meet to sign in (`null` = nobody can).
     if (c.name !== '_superusers' && !(await this.#records.passesRule(c, c.authRule ?? '', String(row.id), { ...principal, record } as Principal))) {
       throw new BasaltError('auth_failed');
     }
+    // MFA policy (auth/mfa): completes a pending mfaId, or answers 401 {mfaId} for a lone first factor.
+    amr = await this.mfa.gate(c, row, amr, opts, { ...principal, record } as Principal, client);
     const { token: refreshToken, session } = await this.#refresh.issue(c.id, String(row.id), String(row.tokenKey), { amr: [...amr], ...client });
     const token = await this.#tokens.issue({ id: String(row.id), tokenKey: String(row.tokenKey) }, c.id, session, amr);
     for (const listener of this.#signInListeners) await listener({ collection: c, row, amr, session, client });
@@ -146,7 +164,7 @@ export class AuthService {
       amr = grant.amr;
     } else {
       const own = principal.kind === 'superuser' ? c.name === '_superusers' : principal.kind === 'record' && principal.collection === c.name;
-      if (!own || principal.kind === 'anonymous') throw new BasaltError('unauthorized');
+      if (!own || (principal.kind !== 'superuser' && principal.kind !== 'record')) throw new BasaltError('unauthorized');
       recordId = String(principal.record.id);
       session = principal.session;
       amr = principal.amr ?? [];
@@ -160,10 +178,20 @@ export class AuthService {
     return successor ? { token, record, refreshToken: successor } : { token, record };
   }
 
+  /**
+   * For new-device notices: whether the sign-in `e` is the record's first (no earlier session at all),
+   * and whether it signed in before from the same user agent.
+   */
+  async deviceHistory(e: SignInEvent): Promise<{ firstSignIn: boolean; knownDevice: boolean }> {
+    const id = String(e.row.id);
+    if (!(await this.#refresh.hasOtherSessions(e.collection.id, id, e.session))) return { firstSignIn: true, knownDevice: false };
+    return { firstSignIn: false, knownDevice: await this.#refresh.knownDevice(e.collection.id, id, e.client.userAgent, e.session) };
+  }
+
   /** The caller's live sessions; `current` marks the one its token belongs to. */
   async sessions(principal: Principal): Promise<{ id: string; created: string; lastUsed: string; expires: string; amr: string[]; ip: string; userAgent: string; current: boolean }[]> {
     const { collectionId, recordId } = this.#owner(principal);
-    const current = principal.kind === 'anonymous' ? undefined : principal.session;
+    const current = principal.kind === 'superuser' || principal.kind === 'record' ? principal.session : undefined;
     return (await this.#refresh.sessions(collectionId, recordId)).map((s) => ({ ...s, current: s.id === current }));
   }
 
@@ -171,7 +199,7 @@ export class AuthService {
   async revokeSessions(principal: Principal, which: { id?: string; others?: boolean }): Promise<void> {
     const { collectionId, recordId } = this.#owner(principal);
     if (which.others) {
-      if (principal.kind === 'anonymous' || !principal.session) throw new BasaltError('validation_failed', { message: 'This token belongs to no session; sign in again to use "others".' });
+      if ((principal.kind !== 'superuser' && principal.kind !== 'record') || !principal.session) throw new BasaltError('validation_failed', { message: 'This token belongs to no session; sign in again to use "others".' });
       await this.#refresh.revokeOthers(collectionId, recordId, principal.session);
       return;
     }
@@ -180,6 +208,7 @@ export class AuthService {
 
   #owner(principal: Principal): { collectionId: string; recordId: string } {
     if (principal.kind === 'anonymous') throw new BasaltError('unauthorized');
+    if (principal.kind === 'apikey') throw new BasaltError('forbidden', { message: 'API keys have no sessions.' });
     const collectionId = principal.kind === 'superuser' ? this.#records.registry.get('_superusers').id : this.#records.registry.get(principal.collection).id;
     return { collectionId, recordId: String(principal.record.id) };
   }
@@ -197,6 +226,7 @@ export class AuthService {
     if (header === undefined || header.trim() === '') return ANONYMOUS;
     const token = header.replace(/^Bearer\s+/i, '').trim();
     if (!token) return ANONYMOUS;
+    if (ApiKeys.looksLikeKey(token)) return this.apiKeys.principal(token);
     const claims = await this.#tokens.verify(token);
     const cacheKey = `${claims.collectionId}/${claims.id}`;
     const cached = this.#principals.get(cacheKey);
@@ -206,6 +236,8 @@ export class AuthService {
     const row = await this.#records.findRawBy(c.name, 'id', claims.id);
     if (!row || tokenKeyHash(String(row.tokenKey)) !== claims.tkh) throw new BasaltError('token_invalid');
     const record = await this.#records.present({ principal: { kind: 'superuser', record: {} }, request: emptyRequest() }, c, row) as Record<string, unknown>;
+    // Rules see role names and permissions, not the relation's ids.
+    if (c.name !== '_superusers') Object.assign(record, await this.roles.fromIds(record.roles));
     const principal: Principal = c.name === '_superusers' ? { kind: 'superuser', record } : { kind: 'record', collection: c.name, record };
     if (this.#principals.size >= 10_000) this.#principals.delete(this.#principals.keys().next().value!);
     this.#principals.set(cacheKey, { tkh: claims.tkh, principal, until: Date.now() + PRINCIPAL_TTL_MS });

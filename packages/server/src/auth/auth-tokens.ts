@@ -121,8 +121,13 @@ export class TokenService {
         audience: AUDIENCE,
         typ: TYP,
         requiredClaims: ['exp', 'iat', 'sub'],
+        // No token issued in the future or living longer than Basalt issues them (a token minted with
+        // a leaked key and a far-away exp still dies); 30 s of clock skew between nodes is tolerated.
+        maxTokenAge: this.#ttl + 30,
+        clockTolerance: 30,
       });
       if (protectedHeader.kid !== key.kid) throw new BasaltError('token_invalid');
+      if ((payload.exp ?? 0) - (payload.iat ?? 0) > this.#ttl + 30) throw new BasaltError('token_invalid');
       if (typeof payload.id !== 'string' || typeof payload.collectionId !== 'string' || payload.type !== 'auth' || typeof payload.tkh !== 'string') {
         throw new BasaltError('token_invalid');
       }

@@ -83,6 +83,12 @@ export class RefreshTokens {
     return row !== undefined;
   }
 
+  /** True when the record has any session besides `exceptSession` (live or not): false on its very first sign-in. */
+  async hasOtherSessions(collectionId: string, recordId: string, exceptSession: string): Promise<boolean> {
+    const row = await this.#db.get('SELECT id FROM _sessions WHERE collection_id = ? AND record_id = ? AND id != ? LIMIT 1', [collectionId, recordId, exceptSession]);
+    return row !== undefined;
+  }
+
   /** How a session signed in (empty for a session this node does not know). */
   async sessionAmr(session: string): Promise<string[]> {
     const row = await this.#db.get<{ amr: string }>('SELECT amr FROM _sessions WHERE id = ?', [session]);
@@ -154,6 +160,17 @@ export class RefreshTokens {
       await this.#onFamilyRevoked?.({ family: outcome.family, collectionId: owner.collection_id, recordId: owner.record_id, reason: outcome.reason });
     }
     throw new BasaltError('token_invalid');
+  }
+
+  /**
+   * Delete refresh tokens that expired more than a day ago (they can no longer be used, and reuse of
+   * an expired token is refused anyway), and the records of sessions with no token left.
+   */
+  async prune(now = Date.now()): Promise<number> {
+    const cutoff = formatTimestamp(new Date(now - 86_400_000));
+    const { changes } = await this.#db.run('DELETE FROM _refresh_tokens WHERE expires < ?', [cutoff]);
+    await this.#db.run('DELETE FROM _sessions WHERE created < ? AND NOT EXISTS (SELECT 1 FROM _refresh_tokens t WHERE t.family = _sessions.id)', [cutoff]);
+    return changes;
   }
 
   /** Revoke every refresh token of a record (logout everywhere). */

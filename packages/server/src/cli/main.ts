@@ -1,5 +1,6 @@
 /**
- * The `basalt` command: `serve`, `superuser upsert`, `migrate up|down|status|create`, `keys rotate-signing`.
+ * The `basalt` command: `serve`, `superuser upsert`, `migrate up|down|status|create`,
+ * `keys rotate-signing|rotate|new-master`.
  * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -7,6 +8,8 @@ import { createApp, loadConfig, redactedConfig, ConfigError, VERSION, type Basal
 import { createMigrationFile, migrateDown, migrateUp, migrationStatus } from '../schema/index.ts';
 import { isBasaltError } from '../errors/index.ts';
 import { rotateTokenKeys } from '../auth/index.ts';
+import { rotateSealedValues } from '../records/index.ts';
+import { newMasterKeyEntry, parseMasterKeys } from '../secrets/index.ts';
 import { createLogger } from '../telemetry/index.ts';
 
 const COMMON_OPTIONS = {
@@ -35,6 +38,8 @@ Commands:
   superuser upsert EMAIL PASS    create or update a superuser
   migrate up|down|status|create  manage schema migrations
   keys rotate-signing            start signing access tokens with a new key
+  keys rotate                    re-wrap encrypted values with the active encryption key
+  keys new-master [ID]           print a new encryption key entry (id:base64key)
 
 Run "basalt <command> --help" for a command's options.`,
   serve: `Usage: basalt serve [options]
@@ -52,10 +57,19 @@ ${COMMON_HELP}`,
 Creates the superuser, or sets the password of an existing one.
 
 ${COMMON_HELP}`,
-  keys: `Usage: basalt keys rotate-signing [options]
+  keys: `Usage: basalt keys <rotate-signing|rotate|new-master [ID]> [options]
 
-Starts signing access tokens with a new ES256 key. The previous key keeps verifying the tokens it
-signed until they expire; running servers pick the new key up on their own.
+  rotate-signing   start signing access tokens with a new ES256 key. The previous key keeps
+                   verifying the tokens it signed until they expire; running servers pick the new
+                   key up on their own.
+  rotate           re-wrap every encrypted value (secret fields, TOTP secrets, OAuth tokens, stored
+                   idempotent answers) with the active encryption key, the first of encryptionKeys
+                   (env BASALT_ENCRYPTION_KEYS). Safe to interrupt and to run again; exits 1 when a
+                   value cannot be opened with the configured keys, naming where it is.
+  new-master [ID]  print a new encryption key entry "ID:base64key" (ID defaults to k<date-time>)
+
+Rotating the encryption key: put the new entry first in encryptionKeys and keep the old one after
+it, restart the servers, run "basalt keys rotate" until it exits 0, then remove the old entry.
 
 ${COMMON_HELP}`,
   migrate: `Usage: basalt migrate <up|down [N]|status|create NAME> [options]
@@ -149,13 +163,49 @@ async function withApp(config: BasaltConfig, work: (app: BasaltApp) => Promise<v
 async function keys(args: string[]): Promise<number> {
   const { values, positionals } = parse(args);
   if (values.help) return print(HELP.keys);
-  if (positionals.length !== 1 || positionals[0] !== 'rotate-signing') throw new UsageError('usage: basalt keys rotate-signing');
+  if (positionals[0] === 'new-master') return newMaster(positionals.slice(1));
+  if (positionals.length === 1 && positionals[0] === 'rotate') return rotateEncryption(configFrom(values));
+  if (positionals.length !== 1 || positionals[0] !== 'rotate-signing') throw new UsageError('usage: basalt keys rotate-signing|rotate|new-master [ID]');
   const config = configFrom(values);
   return withApp(config, async (app) => {
     const kid = await rotateTokenKeys(app.db, config.tokenTtlSeconds);
     await app.audit.record({ action: 'keys.rotate_signing', outcome: 'success', actor: 'cli', target: `kid:${kid}` });
     process.stdout.write(`signing key rotated: new kid ${kid}\n`);
   });
+}
+
+/** `basalt keys new-master [ID]`: a fresh master key entry on stdout (nothing else, so it can be piped). */
+function newMaster(rest: string[]): number {
+  if (rest.length > 1) throw new UsageError(`unexpected argument: ${rest[1]}`);
+  // Default id: the time, so keys made on different occasions never clash (k20260115-093012).
+  const id = rest[0] ?? `k${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`;
+  const entry = newMasterKeyEntry(id);
+  try {
+    parseMasterKeys([entry]);
+  } catch {
+    throw new UsageError('the key id must be 1 to 32 characters of A-Z, a-z, 0-9, "_" or "-"');
+  }
+  return print(entry);
+}
+
+/** `basalt keys rotate`: re-wrap every sealed value with the active master key. */
+async function rotateEncryption(config: BasaltConfig): Promise<number> {
+  let code = 0;
+  const done = await withApp(config, async (app) => {
+    const r = await rotateSealedValues(app.db, app.registry, app.secrets);
+    const ok = r.unreadable === 0 && r.changed === 0;
+    await app.audit.record({
+      action: 'keys.rotate_encryption', outcome: ok ? 'success' : 'failure', actor: 'cli', target: `kid:${r.activeKeyId}`,
+      details: { rewrapped: r.rewrapped, current: r.current, unreadable: r.unreadable, changed: r.changed },
+    });
+    process.stdout.write(`active encryption key "${r.activeKeyId}": re-wrapped ${r.rewrapped}, already current ${r.current}, unreadable ${r.unreadable}, changed during rotation ${r.changed}\n`);
+    for (const at of r.unreadableAt) process.stderr.write(`basalt: cannot open ${at.table} ${at.record} ${at.field}\n`);
+    if (r.unreadable > r.unreadableAt.length) process.stderr.write(`basalt: … and ${r.unreadable - r.unreadableAt.length} more\n`);
+    if (r.unreadable) process.stderr.write(`basalt: ${r.unreadable} value(s) cannot be opened with the configured encryption keys (altered, or sealed with a key that is not configured); do not remove old keys yet\n`);
+    if (r.changed) process.stderr.write(`basalt: ${r.changed} value(s) were written while rotating; run "basalt keys rotate" again\n`);
+    if (!ok) code = 1;
+  });
+  return code || done;
 }
 
 async function migrate(args: string[]): Promise<number> {

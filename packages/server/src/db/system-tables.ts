@@ -56,6 +56,17 @@ export async function ensureSystemTables(db: Database): Promise<void> {
       created TEXT NOT NULL
     )`);
     await tx.run('CREATE INDEX IF NOT EXISTS _sessions_owner ON _sessions (collection_id, record_id)');
+    await tx.run(`CREATE TABLE IF NOT EXISTS _api_keys (
+      id TEXT PRIMARY KEY NOT NULL,
+      name TEXT NOT NULL,
+      hash TEXT NOT NULL,
+      roles TEXT NOT NULL,
+      created TEXT NOT NULL,
+      expires TEXT NOT NULL,
+      last_used TEXT NOT NULL,
+      revoked INTEGER NOT NULL DEFAULT 0,
+      created_by TEXT NOT NULL
+    )`);
     await tx.run(`CREATE TABLE IF NOT EXISTS _audit (
       seq ${d.serialPrimaryKey},
       created TEXT NOT NULL,
@@ -72,6 +83,32 @@ export async function ensureSystemTables(db: Database): Promise<void> {
       win INTEGER NOT NULL,
       hits INTEGER NOT NULL
     )`);
+    // Single-use email tokens (verification, password reset, email change): only a SHA-256 of each.
+    await tx.run(`CREATE TABLE IF NOT EXISTS _email_tokens (
+      hash TEXT PRIMARY KEY NOT NULL,
+      purpose TEXT NOT NULL,
+      collection_id TEXT NOT NULL,
+      record_id TEXT NOT NULL,
+      email TEXT NOT NULL,
+      new_email TEXT NOT NULL DEFAULT '',
+      token_key_hash TEXT NOT NULL,
+      created TEXT NOT NULL,
+      expires TEXT NOT NULL,
+      used TEXT NOT NULL DEFAULT ''
+    )`);
+    await tx.run('CREATE INDEX IF NOT EXISTS _email_tokens_expires ON _email_tokens (expires)');
+    // Email one-time passwords: argon2id of the code, wrong tries counted, burnt after a few.
+    await tx.run(`CREATE TABLE IF NOT EXISTS _otps (
+      id TEXT PRIMARY KEY NOT NULL,
+      collection_id TEXT NOT NULL,
+      record_id TEXT NOT NULL,
+      hash TEXT NOT NULL,
+      sent_to TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      created TEXT NOT NULL,
+      expires TEXT NOT NULL
+    )`);
+    await tx.run('CREATE INDEX IF NOT EXISTS _otps_expires ON _otps (expires)');
     await tx.run(`CREATE TABLE IF NOT EXISTS _idempotency (
       key TEXT PRIMARY KEY NOT NULL,
       fingerprint TEXT NOT NULL,
@@ -79,6 +116,93 @@ export async function ensureSystemTables(db: Database): Promise<void> {
       status INTEGER NOT NULL DEFAULT 0,
       response TEXT NOT NULL DEFAULT '',
       created TEXT NOT NULL
+    )`);
+    // OAuth2 sign-in flows (auth/oauth): single use, short-lived; the state is stored hashed and the
+    // PKCE verifier only as its S256 challenge.
+    await tx.run(`CREATE TABLE IF NOT EXISTS _oauth_flows (
+      state_hash TEXT PRIMARY KEY NOT NULL,
+      challenge TEXT NOT NULL UNIQUE,
+      nonce TEXT NOT NULL,
+      collection_id TEXT NOT NULL,
+      provider TEXT NOT NULL,
+      redirect_url TEXT NOT NULL DEFAULT '',
+      created TEXT NOT NULL,
+      expires TEXT NOT NULL
+    )`);
+    await tx.run('CREATE INDEX IF NOT EXISTS _oauth_flows_expires ON _oauth_flows (expires)');
+    // External identities linked to auth records; provider tokens sealed (SecretBox).
+    await tx.run(`CREATE TABLE IF NOT EXISTS _oauth_identities (
+      id TEXT PRIMARY KEY NOT NULL,
+      collection_id TEXT NOT NULL,
+      record_id TEXT NOT NULL,
+      provider TEXT NOT NULL,
+      subject TEXT NOT NULL,
+      email TEXT NOT NULL DEFAULT '',
+      email_verified INTEGER NOT NULL DEFAULT 0,
+      linked_unverified INTEGER NOT NULL DEFAULT 0,
+      access_token TEXT NOT NULL DEFAULT '',
+      refresh_token TEXT NOT NULL DEFAULT '',
+      token_expiry TEXT NOT NULL DEFAULT '',
+      created TEXT NOT NULL,
+      updated TEXT NOT NULL,
+      UNIQUE (collection_id, provider, subject),
+      UNIQUE (collection_id, record_id, provider)
+    )`);
+    // MFA (src/auth/mfa): first factors waiting for a second (PocketBase's `mfaId`), single use.
+    await tx.run(`CREATE TABLE IF NOT EXISTS _mfas (
+      id TEXT PRIMARY KEY NOT NULL,
+      collection_id TEXT NOT NULL,
+      record_id TEXT NOT NULL,
+      method TEXT NOT NULL,
+      amr TEXT NOT NULL,
+      created TEXT NOT NULL,
+      expires TEXT NOT NULL
+    )`);
+    // One TOTP authenticator per record: the secret sealed (SecretBox), the last accepted time step.
+    await tx.run(`CREATE TABLE IF NOT EXISTS _mfa_totp (
+      id TEXT PRIMARY KEY NOT NULL,
+      collection_id TEXT NOT NULL,
+      record_id TEXT NOT NULL,
+      secret TEXT NOT NULL,
+      confirmed INTEGER NOT NULL DEFAULT 0,
+      last_step INTEGER NOT NULL DEFAULT 0,
+      created TEXT NOT NULL,
+      updated TEXT NOT NULL
+    )`);
+    await tx.run('CREATE UNIQUE INDEX IF NOT EXISTS _mfa_totp_owner ON _mfa_totp (collection_id, record_id)');
+    // Recovery codes: SHA-256 hashes only; `used` is set once.
+    await tx.run(`CREATE TABLE IF NOT EXISTS _mfa_recovery_codes (
+      hash TEXT PRIMARY KEY NOT NULL,
+      collection_id TEXT NOT NULL,
+      record_id TEXT NOT NULL,
+      used TEXT NOT NULL DEFAULT '',
+      created TEXT NOT NULL
+    )`);
+    await tx.run('CREATE INDEX IF NOT EXISTS _mfa_recovery_codes_owner ON _mfa_recovery_codes (collection_id, record_id)');
+    // WebAuthn credentials (passkeys) and the challenges handed out for them (single use).
+    await tx.run(`CREATE TABLE IF NOT EXISTS _passkeys (
+      id TEXT PRIMARY KEY NOT NULL,
+      collection_id TEXT NOT NULL,
+      record_id TEXT NOT NULL,
+      credential_id TEXT NOT NULL,
+      public_key TEXT NOT NULL,
+      counter BIGINT NOT NULL DEFAULT 0,
+      transports TEXT NOT NULL DEFAULT '[]',
+      device_type TEXT NOT NULL DEFAULT '',
+      backed_up INTEGER NOT NULL DEFAULT 0,
+      name TEXT NOT NULL DEFAULT '',
+      created TEXT NOT NULL,
+      last_used TEXT NOT NULL DEFAULT ''
+    )`);
+    await tx.run('CREATE UNIQUE INDEX IF NOT EXISTS _passkeys_credential ON _passkeys (collection_id, credential_id)');
+    await tx.run('CREATE INDEX IF NOT EXISTS _passkeys_owner ON _passkeys (collection_id, record_id)');
+    await tx.run(`CREATE TABLE IF NOT EXISTS _webauthn_challenges (
+      hash TEXT PRIMARY KEY NOT NULL,
+      collection_id TEXT NOT NULL,
+      record_id TEXT NOT NULL,
+      purpose TEXT NOT NULL,
+      mfa_id TEXT NOT NULL DEFAULT '',
+      expires TEXT NOT NULL
     )`);
   });
 }

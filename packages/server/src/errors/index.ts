@@ -23,7 +23,21 @@ export const errorCatalogue = {
   batch_failed: { status: 400, message: 'Batch transaction failed.' },
   unauthorized: { status: 401, message: 'The request requires valid authorization.' },
   token_invalid: { status: 401, message: 'The authorization token is invalid or expired.' },
+  // PocketBase's MFA answer: the first factor is proven; sign in again with another method and `mfaId`.
+  mfa_required: { status: 401, message: 'Sign in with a second, different method and this mfaId to finish.' },
+  mfa_invalid: { status: 400, message: 'The MFA session is invalid, expired, of another record, or needs a different method.' },
   auth_failed: { status: 400, message: 'Failed to authenticate.' },
+  // OAuth2 / OpenID Connect sign-in (auth/oauth, docs/oauth.md).
+  oauth_disabled: { status: 403, message: 'The collection is not configured to allow OAuth2 authentication.' },
+  oauth_provider_unknown: { status: 400, message: 'The OAuth2 provider is missing or is not enabled for this collection.' },
+  oauth_state_invalid: { status: 400, message: 'The OAuth2 sign-in flow is unknown, expired, already used, or does not match; start the sign-in again.' },
+  oauth_code_invalid: { status: 400, message: 'The provider refused the authorization code: it is invalid, expired, already used, or was issued for another redirect URI or verifier.' },
+  oauth_redirect_mismatch: { status: 400, message: 'The redirect URL differs from the one the sign-in flow was started with.' },
+  oauth_id_token_invalid: { status: 400, message: 'The provider\'s ID token failed validation (nonce, issuer, audience or expiry).' },
+  oauth_email_missing: { status: 400, message: 'The provider shared no email address; allow access to the email address and try again.' },
+  oauth_link_refused: { status: 400, message: 'An account with this email address already exists. Sign in to it with your password, then link this provider from the account.' },
+  oauth_identity_taken: { status: 409, message: 'This provider account is already linked to another account.' },
+  oauth_provider_error: { status: 502, message: 'The OAuth2 provider could not be reached or answered unexpectedly.' },
   forbidden: { status: 403, message: 'You are not allowed to perform this request.' },
   superuser_required: { status: 403, message: 'Only superusers can perform this action.' },
   rule_denied: { status: 403, message: 'The access rule denied this request.' },
@@ -46,6 +60,11 @@ export const errorCatalogue = {
   // A stored encrypted value does not open: its master key is not configured, or the value was altered.
   secret_unreadable: { status: 500, message: 'A stored secret cannot be decrypted; check the configured encryption keys.' },
   unavailable: { status: 503, message: 'The service is not available.' },
+  // Auth email flows (docs/auth-email.md). The same answers for known and unknown addresses.
+  mail_unavailable: { status: 503, message: 'Sending email is not configured on this server.' },
+  email_token_invalid: { status: 400, message: 'The token is invalid, expired or already used.' },
+  otp_disabled: { status: 403, message: 'The collection is not configured to allow OTP authentication.' },
+  otp_invalid: { status: 400, message: 'Invalid or expired OTP.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */
@@ -63,13 +82,16 @@ export class BasaltError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly data: FieldErrors | Record<string, unknown>;
+  /** RFC 9457 extension members sent at the top level of the problem (e.g. PocketBase's `mfaId`). */
+  readonly extensions: Record<string, unknown>;
 
-  constructor(code: ErrorCode, options: { message?: string; data?: FieldErrors | Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, options: { message?: string; data?: FieldErrors | Record<string, unknown>; cause?: unknown; extensions?: Record<string, unknown> } = {}) {
     super(options.message ?? errorCatalogue[code].message, { cause: options.cause });
     this.name = 'BasaltError';
     this.code = code;
     this.status = errorCatalogue[code].status;
     this.data = options.data ?? {};
+    this.extensions = options.extensions ?? {};
   }
 }
 

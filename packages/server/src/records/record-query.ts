@@ -35,6 +35,7 @@ export function parseSort(c: Collection, sort: string | undefined, allowHidden: 
       const field = c.fields.find((f) => f.name === name);
       const isPrivate = field && (field.hidden || (c.type === 'auth' && field.name === 'email'));
       if (!field || isSecretField(field) || (isPrivate && !allowHidden)) throw new BasaltError('sort_invalid', { message: `Unknown sort field "${name}".` });
+      if (field.type === 'secret') throw new BasaltError('sort_invalid', { message: `Cannot sort by the secret field "${name}" (its stored values are encrypted).` });
       const shape = storageShape(field);
       if (shape.kind === 'json') throw new BasaltError('sort_invalid', { message: `Cannot sort by the ${shape.multi ? 'multi-value' : 'json'} field "${name}".` });
       terms.push({ field, desc: m[1] === '-' });

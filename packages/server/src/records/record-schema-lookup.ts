@@ -11,6 +11,7 @@ function fieldInfo(all: (idOrName: string) => Collection | undefined, f: Field):
   const kind: FieldInfo['kind'] =
     f.type === 'date' || f.type === 'autodate' ? 'date' : shape.kind === 'json' && !shape.multi ? 'json' : shape.kind === 'json' ? 'text' : shape.kind;
   const info: FieldInfo = { name: f.name, kind, multi: isMultiValued(f), hidden: f.hidden === true };
+  if (f.type === 'secret') info.encrypted = true;
   if (f.type === 'relation') {
     const target = all(f.collectionId);
     if (target) info.relation = target.name;

@@ -6,10 +6,15 @@
  */
 import type { Collection, Field } from '../schema/index.ts';
 import { storageShape } from '../schema/index.ts';
-import { decodeJson, isSecretField } from './record-codec.ts';
+import { BasaltError } from '../errors/index.ts';
+import type { SecretBox } from '../secrets/index.ts';
+import { decodeJson, isSecretField, secretAad } from './record-codec.ts';
 
-/** Row → JSON text. */
-export type RowSerializer = (row: Record<string, unknown>) => string;
+/**
+ * Row → JSON text. `box` decrypts `secret` fields (as `rowToRecord(c, row, box)` does); collections
+ * without secret fields never touch it, so their serialisers do no extra work.
+ */
+export type RowSerializer = (row: Record<string, unknown>, box?: SecretBox) => string;
 
 /** Value encoders the generated code calls; each mirrors `decodeValue` and then JSON-encodes. */
 const helpers = {
@@ -21,9 +26,16 @@ const helpers = {
     const parsed = decodeJson(v);
     return JSON.stringify(Array.isArray(parsed) ? parsed.map(String) : []);
   },
+  /** A secret field's value: opened with `aad` when a box is given, else its stored (sealed) form. */
+  secret: (box: SecretBox | undefined, v: unknown, aad: string) => {
+    if (v === null || v === undefined || v === '') return '""';
+    if (!box) return JSON.stringify(String(v));
+    if (typeof v !== 'string') throw new BasaltError('secret_unreadable');
+    return JSON.stringify(box.open(v, aad));
+  },
 };
 
-function encoderFor(f: Field): keyof typeof helpers {
+function encoderFor(f: Field): Exclude<keyof typeof helpers, 'secret'> {
   const shape = storageShape(f);
   if (shape.kind === 'bool') return 'bool';
   if (shape.kind === 'number') return 'num';
@@ -36,11 +48,17 @@ function compile(c: Collection, includeHidden: boolean): RowSerializer {
   for (const f of c.fields) {
     if (isSecretField(f) || (f.hidden && !includeHidden)) continue;
     // Names are validated identifiers; JSON.stringify makes them safe literals regardless.
-    parts.push(JSON.stringify(`,${JSON.stringify(f.name)}:`), `h.${encoderFor(f)}(row[${JSON.stringify(f.name)}])`);
+    parts.push(JSON.stringify(`,${JSON.stringify(f.name)}:`));
+    if (f.type === 'secret') {
+      const [before, after] = secretAad(c, '\u0000', f).split('\u0000');
+      parts.push(`h.secret(box, row[${JSON.stringify(f.name)}], ${JSON.stringify(before)} + row.id + ${JSON.stringify(after)})`);
+    } else {
+      parts.push(`h.${encoderFor(f)}(row[${JSON.stringify(f.name)}])`);
+    }
   }
   parts.push(JSON.stringify('}'));
   // eslint-disable-next-line no-new-func -- generated from the schema once, with every name quoted
-  return new Function('h', `return function serialize(row) { return ${parts.join(' + ')}; };`)(helpers) as RowSerializer;
+  return new Function('h', `return function serialize(row, box) { return ${parts.join(' + ')}; };`)(helpers) as RowSerializer;
 }
 
 const cache = new WeakMap<Collection, { all?: RowSerializer; visible?: RowSerializer }>();

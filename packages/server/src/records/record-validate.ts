@@ -5,7 +5,7 @@
  */
 import { BasaltError, type FieldErrors } from '../errors/index.ts';
 import { FORBIDDEN_KEYS, ID_PATTERN, formatTimestamp, hashPassword, newId, normalizeTimestamp, screenPassword, verifyPassword } from '../tools/index.ts';
-import { isMultiValued, zeroValue, type Collection, type Field } from '../schema/index.ts';
+import { DEFAULT_SECRET_MAX, isMultiValued, zeroValue, type Collection, type Field } from '../schema/index.ts';
 
 /** Largest JSON field value, in bytes of its JSON text, when the field sets no `maxSize`. */
 export const DEFAULT_JSON_MAX_SIZE = 1024 * 1024;
@@ -50,6 +50,7 @@ function coerce(field: Field, v: unknown): { value: unknown } | { code: string; 
     case 'email':
     case 'url':
     case 'password':
+    case 'secret':
       return typeof v === 'string' ? { value: v } : bad('validation_invalid_type', 'Must be a string.');
     case 'date':
     case 'autodate': {
@@ -98,6 +99,12 @@ function check(field: Field, v: unknown): { code: string; message: string } | un
       const len = charLength(v as string);
       if (len < (field.min ?? 8)) return { code: 'validation_min_text_constraint', message: `Must be at least ${field.min ?? 8} character(s).` };
       if (len > (field.max || 256)) return { code: 'validation_max_text_constraint', message: `Must be at most ${field.max || 256} character(s).` };
+      return undefined;
+    }
+    case 'secret': {
+      // Checked on the plaintext; the stored (sealed) form is longer and never validated.
+      const max = field.max || DEFAULT_SECRET_MAX;
+      if (charLength(v as string) > max) return { code: 'validation_max_text_constraint', message: `Must be at most ${max} character(s).` };
       return undefined;
     }
     case 'number': {
@@ -173,6 +180,13 @@ function authFieldGuard(c: Collection, body: Record<string, unknown>, existing: 
   }
   if (existing && 'email' in body && body.email !== existing.email) {
     errors.email = { code: 'validation_forbidden_field', message: 'The email can only be changed by superusers (or the manage rule).' };
+  }
+  // Roles grant access: only superusers (or the manage rule) assign them, on create as on update.
+  for (const key of ['roles', '+roles', 'roles+', 'roles-']) {
+    if (key in body && c.fields.some((f) => f.name === 'roles' && f.system)) {
+      const unchanged = key === 'roles' && JSON.stringify(body.roles ?? []) === JSON.stringify(existing?.roles ?? []);
+      if (!unchanged) errors.roles = { code: 'validation_forbidden_field', message: 'Roles can only be assigned by superusers (or the manage rule).' };
+    }
   }
 }
 
@@ -295,6 +309,8 @@ export async function prepareWrite(c: Collection, body: unknown, existing?: Reco
   }
   if (isAuth && !existing) values.tokenKey = newId(50);
   if (isAuth && existing && 'password' in values) values.tokenKey = newId(50); // a new password ends old tokens
+  // So does a new email (PocketBase): sessions and email tokens issued for the old address end.
+  if (isAuth && existing && 'email' in values && values.email !== existing.email) values.tokenKey = newId(50);
   if (Object.keys(errors).length) throw new BasaltError('validation_failed', { data: errors });
   return { values, relationChecks };
 }

@@ -3,12 +3,13 @@
  * batch, later GraphQL, realtime and functions — reads and writes records here, with a principal,
  * and every rule is enforced here.
  */
-import { BasaltError } from '../errors/index.ts';
+import { BasaltError, isBasaltError } from '../errors/index.ts';
 import { appendChanges, type Database, type Executor, type SqlValue, type NewChange } from '../db/index.ts';
 import { ID_PATTERN } from '../tools/index.ts';
 import { storageShape, type Collection, type CollectionRegistry, type Field, type RelationField, type Rule, type RuleKey } from '../schema/index.ts';
 import { compileToSql, parseExpression, type Expr, type RequestContext } from '../rules/index.ts';
-import { encodeValue, rowToRecord, selectColumns, stripHidden, isSecretField, type ApiRecord } from './record-codec.ts';
+import { encodeValue, rowToRecord, selectColumns, stripHidden, isSecretField, sealSecret, type ApiRecord } from './record-codec.ts';
+import type { SecretBox } from '../secrets/index.ts';
 import { prepareWrite, castFormValues } from './record-validate.ts';
 import { parseSort, orderBy, intParam, encodeCursor, cursorCondition, DEFAULT_PER_PAGE, MAX_PER_PAGE } from './record-query.ts';
 import { parseFieldsParam, pickFields } from './record-fields.ts';
@@ -80,9 +81,23 @@ export class RecordsService {
   /** Parsed expressions by text: parse once, compile many. */
   readonly #parsed = new Map<string, Expr>();
 
-  constructor(db: Database, registry: CollectionRegistry) {
+  /** Seals and opens `secret` field values (encryption at rest). */
+  readonly #secrets: SecretBox;
+
+  constructor(db: Database, registry: CollectionRegistry, secrets: SecretBox) {
     this.db = db;
     this.registry = registry;
+    this.#secrets = secrets;
+  }
+
+  /** A stored row as the API shows it, secret fields decrypted (see {@link rowToRecord}). */
+  #decode(c: Collection, row: Record<string, unknown>): ApiRecord {
+    return rowToRecord(c, row, this.#secrets);
+  }
+
+  /** An API value (validated) → bound parameter of a column; secret values are sealed for record `id`. */
+  #encode(c: Collection, f: Field, v: unknown, id: string): SqlValue {
+    return f.type === 'secret' ? sealSecret(this.#secrets, c, id, f, v == null ? '' : String(v)) : encodeValue(f, v);
   }
 
   /** Cast a form's string values to the collection's field types (multipart and urlencoded bodies). */
@@ -208,7 +223,7 @@ export class RecordsService {
       totalItems = Number(row?.n ?? 0);
       totalPages = Math.ceil(totalItems / perPage);
     }
-    const records = rows.map((r) => rowToRecord(c, r));
+    const records = rows.map((r) => this.#decode(c, r));
     const result: ListResult = {
       page,
       perPage,
@@ -224,7 +239,7 @@ export class RecordsService {
   async view(ctx: CallContext, collection: string, id: string, out: OutputParams = {}): Promise<unknown> {
     const c = this.registry.get(collection);
     const row = await this.#fetch(this.db, c, id, ctx, 'viewRule');
-    const record = rowToRecord(c, row);
+    const record = this.#decode(c, row);
     // The common case (no expand, no fields) skips the presentation pipeline's allocations.
     if (!out.expand && !out.fields) return ctx.principal.kind === 'superuser' ? record : hideEmail(c, stripHidden(c, record), ctx.principal);
     return (await this.#present(ctx, c, [record], parseExpand(out.expand), parseFieldsParam(out.fields), this.db))[0];
@@ -251,7 +266,7 @@ export class RecordsService {
     const c = this.registry.get(collection);
     if (out.expand || out.fields || (c.type === 'auth' && ctx.principal.kind !== 'superuser')) return JSON.stringify(await this.view(ctx, collection, id, out));
     const row = await this.#fetch(this.db, c, id, ctx, 'viewRule');
-    return rowSerializer(c, ctx.principal.kind === 'superuser')(row);
+    return rowSerializer(c, ctx.principal.kind === 'superuser')(row, this.#secrets);
   }
 
   /** Read one row through a rule; 404 when missing or filtered out. */
@@ -289,7 +304,7 @@ export class RecordsService {
       if (!(await this.#rowPasses(ex, c, id, rule))) throw new BasaltError('record_create_denied');
       const stored = await this.#readRaw(ex, c, id);
       await this.#log(ex, [{ collection: c.name, recordId: id, op: 'create', data: logData(c, stored) }]);
-      return (await this.#present(ctx, c, [rowToRecord(c, stored)], expandTree, fieldsTree, ex))[0];
+      return (await this.#present(ctx, c, [this.#decode(c, stored)], expandTree, fieldsTree, ex))[0];
     });
   }
 
@@ -300,7 +315,7 @@ export class RecordsService {
     const fieldsTree = parseFieldsParam(out.fields);
     return this.#inTx(tx, async (ex) => {
       const row = await this.#fetch(ex, c, id, ctx, 'updateRule');
-      const existing = rowToRecord(c, row);
+      const existing = this.#decode(c, row);
       const authority = c.type === 'auth'
         ? { privileged: await this.#mayManage(ex, c, id, ctx), passwordHash: typeof row.password === 'string' ? row.password : undefined }
         : { privileged: true };
@@ -310,9 +325,15 @@ export class RecordsService {
       await this.hooks.run({ op: 'update', collection: c, record: prepared.values, original: existing, principal: ctx.principal, tx: ex }, async () => {
         await this.#updateRow(ex, c, id, prepared.values);
       });
+      // The update rule holds for the merged record too, so a PATCH cannot move a row out of the
+      // caller's reach (e.g. hand it to another owner); failing rolls the update back.
+      const rule = this.#ruleOrThrow(c, 'updateRule', ctx, this.db.dialect.quoteIdent(c.name));
+      if (rule.kind === 'sql' && !(await this.#rowPasses(ex, c, id, rule))) {
+        throw new BasaltError('rule_denied', { message: 'The update rule does not hold for the updated record.' });
+      }
       const stored = await this.#readRaw(ex, c, id);
       await this.#log(ex, [{ collection: c.name, recordId: id, op: 'update', data: logData(c, stored) }]);
-      return (await this.#present(ctx, c, [rowToRecord(c, stored)], expandTree, fieldsTree, ex))[0];
+      return (await this.#present(ctx, c, [this.#decode(c, stored)], expandTree, fieldsTree, ex))[0];
     });
   }
 
@@ -366,7 +387,8 @@ export class RecordsService {
     const cols = fields.map((f) => d.quoteIdent(f.name)).join(', ');
     const marks = fields.map((f) => (storageShape(f).kind === 'json' ? d.jsonParam('?') : '?')).join(', ');
     try {
-      await ex.run(`INSERT INTO ${d.quoteIdent(c.name)} (${cols}) VALUES (${marks})`, fields.map((f) => encodeValue(f, values[f.name])));
+      const id = String(values.id);
+      await ex.run(`INSERT INTO ${d.quoteIdent(c.name)} (${cols}) VALUES (${marks})`, fields.map((f) => this.#encode(c, f, values[f.name], id)));
     } catch (e) {
       if (d.isUniqueViolation(e)) throw new BasaltError('validation_failed', { message: 'A unique constraint was violated.', data: {}, cause: e });
       throw e;
@@ -379,7 +401,7 @@ export class RecordsService {
     if (!fields.length) return;
     const sets = fields.map((f) => `${d.quoteIdent(f.name)} = ${storageShape(f).kind === 'json' ? d.jsonParam('?') : '?'}`).join(', ');
     try {
-      await ex.run(`UPDATE ${d.quoteIdent(c.name)} SET ${sets} WHERE id = ?`, [...fields.map((f) => encodeValue(f, values[f.name])), id]);
+      await ex.run(`UPDATE ${d.quoteIdent(c.name)} SET ${sets} WHERE id = ?`, [...fields.map((f) => this.#encode(c, f, values[f.name], id)), id]);
     } catch (e) {
       if (d.isUniqueViolation(e)) throw new BasaltError('validation_failed', { message: 'A unique constraint was violated.', data: {}, cause: e });
       throw e;
@@ -476,11 +498,25 @@ export class RecordsService {
         }
       }
     }
-    const original = rowToRecord(c, row);
+    const original = this.#decodeForDelete(c, row);
     await this.hooks.run({ op: 'delete', collection: c, record: original, original, principal: ctx.principal, tx: ex }, async () => {
       await ex.run(`DELETE FROM ${d.quoteIdent(c.name)} WHERE id = ?`, [id]);
     });
     changes.push({ collection: c.name, recordId: id, op: 'delete', data: logData(c, row) });
+  }
+
+  /**
+   * The record delete hooks see: decrypted, except that a secret that no longer opens (altered in the
+   * database, or its master key removed) must not make the record undeletable: then hooks get the
+   * stored, sealed values.
+   */
+  #decodeForDelete(c: Collection, row: Record<string, unknown>): ApiRecord {
+    try {
+      return this.#decode(c, row);
+    } catch (e) {
+      if (isBasaltError(e) && e.code === 'secret_unreadable') return rowToRecord(c, row);
+      throw e;
+    }
   }
 
   /** Expand relations, strip hidden fields for non-superusers, apply `fields`. */
@@ -556,7 +592,7 @@ export class RecordsService {
           [...chunk, ...(rule.kind === 'sql' ? rule.params : [])],
         );
         for (const row of rows) {
-          const rec = rowToRecord(refCollection, row);
+          const rec = this.#decode(refCollection, row);
           children.push(rec);
           for (const parent of asList(rec[refField.name])) {
             let list = byParent.get(parent);
@@ -586,7 +622,7 @@ export class RecordsService {
         `SELECT ${selectColumns(target, d.quoteIdent, alias)} FROM ${alias} WHERE ${alias}.id IN (${chunk.map(() => '?').join(', ')})${rule.kind === 'sql' ? ` AND (${rule.sql})` : ''}`,
         [...chunk, ...(rule.kind === 'sql' ? rule.params : [])],
       );
-      for (const row of rows) out.set(String(row.id), rowToRecord(target, row));
+      for (const row of rows) out.set(String(row.id), this.#decode(target, row));
     }
     return out;
   }
@@ -609,7 +645,7 @@ export class RecordsService {
 
   /** Records of `c` as the API shows them to this principal (for auth answers). */
   async present(ctx: CallContext, c: Collection, row: Record<string, unknown>): Promise<unknown> {
-    return (await this.#present(ctx, c, [rowToRecord(c, row)], undefined, undefined, this.db))[0];
+    return (await this.#present(ctx, c, [this.#decode(c, row)], undefined, undefined, this.db))[0];
   }
 }
 
@@ -624,7 +660,7 @@ function hideEmail(c: Collection, r: ApiRecord, principal: Principal): ApiRecord
   return rest as ApiRecord;
 }
 
-/** Change-log data: the stored record without secrets. */
+/** Change-log data: the stored record without password hashes or token keys; secret fields stay sealed. */
 function logData(c: Collection, row: Record<string, unknown>): Record<string, unknown> {
   const r = rowToRecord(c, row) as Record<string, unknown>;
   return r;

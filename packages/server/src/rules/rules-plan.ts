@@ -17,6 +17,8 @@ export interface PlanFieldInfo {
   /** Target collection NAME of a relation field. */
   relation?: string;
   hidden?: boolean;
+  /** Stored encrypted (a `secret` field): comparing ciphertexts means nothing, so it cannot be used. */
+  encrypted?: boolean;
 }
 
 /** Schema access for the compilers (implemented by the records layer). */
@@ -125,6 +127,7 @@ class Resolver {
   field(collection: string, name: string): PlanFieldInfo {
     const f = this.schema.field(collection, name);
     if (!f) throw invalid(`unknown field ${JSON.stringify(name)}`);
+    if (f.encrypted) throw invalid(`field ${JSON.stringify(name)} is encrypted and cannot be used in filters or rules`);
     if (f.hidden && !this.allowHidden) throw invalid(`field ${JSON.stringify(name)} cannot be filtered`);
     return f;
   }

@@ -129,6 +129,16 @@ export default {
 const json = (v: unknown) => JSON.stringify(v, null, 2).replace(/\n/g, '\n    ');
 
 /**
+ * A definition as a migration file may hold it: OAuth2 client secrets blanked (files go to version
+ * control). Applying it keeps the secret an instance has, since an empty secret means "unchanged";
+ * each environment sets its own (docs/oauth.md).
+ */
+function withoutSecrets(c: Collection): Collection {
+  if (!c.oauth2?.providers?.length) return c;
+  return { ...c, oauth2: { ...c.oauth2, providers: c.oauth2.providers.map((p) => ({ ...p, clientSecret: '' })) } };
+}
+
+/**
  * Write the migration for a schema change made through the API and mark it applied here (it already
  * is). Answers the file name.
  */
@@ -137,8 +147,8 @@ export async function writeChangeMigration(db: Database, dir: string, change: Sc
   const c = (change.after ?? change.before)!;
   const verb = change.op === 'create' ? 'created' : change.op === 'delete' ? 'deleted' : 'updated';
   const name = nextFileName(dir, `${verb}_${c.name}`);
-  const up = change.after ? `await m.saveCollection(${json(change.after)});` : `await m.deleteCollection(${JSON.stringify(c.id)});`;
-  const down = change.before ? `await m.saveCollection(${json(change.before)});` : `await m.deleteCollection(${JSON.stringify(c.id)});`;
+  const up = change.after ? `await m.saveCollection(${json(withoutSecrets(change.after))});` : `await m.deleteCollection(${JSON.stringify(c.id)});`;
+  const down = change.before ? `await m.saveCollection(${json(withoutSecrets(change.before))});` : `await m.deleteCollection(${JSON.stringify(c.id)});`;
   writeFileSync(join(dir, name), `// Written by Basalt (automigrate) for a schema change made through the API.
 export default {
   async up(m) {

@@ -6,7 +6,7 @@ import { defaultAuthOptions, type AuthOptions } from './collection-auth-options.
 
 /** Field types Basalt supports. */
 export type FieldType =
-  | 'text' | 'number' | 'bool' | 'email' | 'url' | 'date' | 'select' | 'json' | 'relation' | 'autodate' | 'password';
+  | 'text' | 'number' | 'bool' | 'email' | 'url' | 'date' | 'select' | 'json' | 'relation' | 'autodate' | 'password' | 'secret';
 
 /** Options every field has. */
 export interface FieldBase {
@@ -61,10 +61,19 @@ export interface AutodateField extends FieldBase { type: 'autodate'; onCreate?: 
 /** A password hash (auth collections). Write-only; never returned. */
 export interface PasswordField extends FieldBase { type: 'password'; min?: number; max?: number }
 
+/**
+ * Text encrypted at rest (AES-256-GCM envelope encryption, see docs/encryption.md): stored sealed,
+ * returned decrypted to whoever may view the record. Cannot be filtered, sorted, indexed or unique.
+ */
+export interface SecretField extends FieldBase { type: 'secret'; /** Maximum length in characters of the plaintext (default 4096). */ max?: number }
+
+/** Default (and `0`) maximum length of a secret field's value, in characters. */
+export const DEFAULT_SECRET_MAX = 4096;
+
 /** Any field. */
 export type Field =
   | TextField | NumberField | BoolField | EmailField | UrlField | DateField | SelectField | JsonField | RelationField
-  | AutodateField | PasswordField;
+  | AutodateField | PasswordField | SecretField;
 
 /** Portable index declaration; `-name` sorts a column descending. */
 export interface IndexDef {

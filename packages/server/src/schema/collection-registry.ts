@@ -7,7 +7,7 @@ import { BasaltError } from '../errors/index.ts';
 import { appendChanges, type Database, type Executor } from '../db/index.ts';
 import { formatTimestamp } from '../tools/index.ts';
 import type { Collection, Field, RelationField } from './collection-model.ts';
-import { authFields, idField, normalizeCollection } from './collection-validate.ts';
+import { ROLES_COLLECTION_ID, authFields, idField, normalizeCollection, rolesField } from './collection-validate.ts';
 import { defaultAuthOptions } from './collection-auth-options.ts';
 import { planCreate, planDrop, planUpdate, type DdlStep } from './collection-ddl.ts';
 
@@ -51,7 +51,16 @@ export class CollectionRegistry {
     if (!this.#byName.has('_superusers')) {
       const created = await this.#createSuperusers();
       // Another node created it first: read the schema again.
-      if (!created) await this.load();
+      if (!created) return this.load();
+    }
+    if (!this.#byName.has('_roles')) {
+      if (!(await this.#createRoles())) return this.load();
+    }
+    // Auth collections made before roles existed get their `roles` field.
+    for (const c of this.list()) {
+      if (c.type === 'auth' && c.name !== '_superusers' && !c.fields.some((f) => f.name === 'roles')) {
+        await this.#commit({ op: 'update', before: c, after: { ...c, fields: [...c.fields, rolesField()], updated: formatTimestamp() } });
+      }
     }
   }
 
@@ -179,19 +188,43 @@ export class CollectionRegistry {
     return (change.after ?? change.before)!;
   }
 
+  /**
+   * Create `_roles` (roles and their permissions, managed by superusers through the records API);
+   * false when another node did it first.
+   */
+  async #createRoles(): Promise<boolean> {
+    return this.#createSystem(ROLES_COLLECTION_ID, '_roles', 'base', [
+      { id: 'text_role_name1', name: 'name', type: 'text', system: true, required: true, min: 1, max: 64, pattern: '^[a-z][a-z0-9_.:-]*$', unique: true, presentable: true },
+      { id: 'text_role_desc1', name: 'description', type: 'text', system: false, max: 500 },
+      { id: 'json_role_perm1', name: 'permissions', type: 'json', system: true, maxSize: 20_000 },
+    ], ['autodate_role_c', 'autodate_role_u']);
+  }
+
   /** Create `_superusers`; false when another node did it first. */
   async #createSuperusers(): Promise<boolean> {
+    return this.#createSystem('pbc_3142635823', '_superusers', 'auth', authFields(), ['autodate2990389176', 'autodate3332085495'], {
+      authRule: '',
+      manageRule: null,
+      ...defaultAuthOptions(),
+    });
+  }
+
+  /**
+   * Create a system collection (superusers-only rules, `id` first, `created`/`updated` last) unless one
+   * of that name exists once the schema lock is held; false when another node created it first.
+   */
+  async #createSystem(id: string, name: string, type: Collection['type'], fields: Field[], autodateIds: [string, string], extra: Partial<Collection> = {}): Promise<boolean> {
     const now = formatTimestamp();
     const c: Collection = {
-      id: 'pbc_3142635823',
-      name: '_superusers',
-      type: 'auth',
+      id,
+      name,
+      type,
       system: true,
       fields: [
         idField(),
-        ...authFields(),
-        { id: 'autodate2990389176', name: 'created', type: 'autodate', system: true, onCreate: true, onUpdate: false },
-        { id: 'autodate3332085495', name: 'updated', type: 'autodate', system: true, onCreate: true, onUpdate: true },
+        ...fields,
+        { id: autodateIds[0], name: 'created', type: 'autodate', system: true, onCreate: true, onUpdate: false },
+        { id: autodateIds[1], name: 'updated', type: 'autodate', system: true, onCreate: true, onUpdate: true },
       ],
       indexes: [],
       listRule: null,
@@ -199,9 +232,7 @@ export class CollectionRegistry {
       createRule: null,
       updateRule: null,
       deleteRule: null,
-      authRule: '',
-      manageRule: null,
-      ...defaultAuthOptions(),
+      ...extra,
       created: now,
       updated: now,
     };

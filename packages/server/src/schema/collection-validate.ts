@@ -4,10 +4,10 @@
  */
 import { BasaltError, type FieldErrors } from '../errors/index.ts';
 import { FORBIDDEN_KEYS, NAME_PATTERN, formatTimestamp, newId, normalizeTimestamp } from '../tools/index.ts';
-import { authOptions, type Collection, type Field, type FieldType, type IndexDef, type Rule } from './collection-model.ts';
+import { DEFAULT_SECRET_MAX, authOptions, type Collection, type Field, type FieldType, type IndexDef, type Rule } from './collection-model.ts';
 import { AUTH_OPTION_KEYS, normalizeAuthOptions } from './collection-auth-options.ts';
 
-const FIELD_TYPES: readonly FieldType[] = ['text', 'number', 'bool', 'email', 'url', 'date', 'select', 'json', 'relation', 'autodate', 'password'];
+const FIELD_TYPES: readonly FieldType[] = ['text', 'number', 'bool', 'email', 'url', 'date', 'select', 'json', 'relation', 'autodate', 'password', 'secret'];
 
 /** Names a field may not take: they are part of every record's JSON. */
 const RESERVED_FIELD_NAMES = new Set(['collectionid', 'collectionname', 'expand', ...FORBIDDEN_KEYS]);
@@ -53,7 +53,19 @@ export function authFields(): Field[] {
   ];
 }
 
-const AUTH_FIELD_NAMES = new Set(['password', 'tokenkey', 'email', 'emailvisibility', 'verified']);
+/** The id of the `_roles` system collection (fixed, so auth collections can reference it before it loads). */
+export const ROLES_COLLECTION_ID = 'pbc_roles00001';
+
+/**
+ * The `roles` system field of user auth collections: the record's roles (a relation to `_roles`).
+ * Only superusers and the collection's manage rule may change it; rules read the role *names* as
+ * `@request.auth.roles` and their permissions as `@request.auth.permissions`.
+ */
+export function rolesField(): Field {
+  return { id: 'relation_roles01', name: 'roles', type: 'relation', system: true, collectionId: ROLES_COLLECTION_ID, maxSelect: 100, minSelect: 0, cascadeDelete: false };
+}
+
+const AUTH_FIELD_NAMES = new Set(['password', 'tokenkey', 'email', 'emailvisibility', 'verified', 'roles']);
 
 class Problems {
   readonly errors: FieldErrors = {};
@@ -110,6 +122,7 @@ const TYPE_KEYS: Record<FieldType, string[]> = {
   relation: ['collectionId', 'maxSelect', 'minSelect', 'cascadeDelete'],
   autodate: ['onCreate', 'onUpdate'],
   password: ['min', 'max', 'cost'],
+  secret: ['max'],
 };
 
 function normalizeField(p: Problems, at: string, raw: unknown): Field | undefined {
@@ -220,6 +233,12 @@ function normalizeField(p: Problems, at: string, raw: unknown): Field | undefine
         min: optNumber(p, `${at}.min`, raw.min, { int: true, min: 0 }) ?? 8,
         max: optNumber(p, `${at}.max`, raw.max, { int: true, min: 0 }) ?? 256,
       };
+    case 'secret': {
+      // Stored values are ciphertexts, each under its own key: equal plaintexts never compare equal.
+      if (base.unique) p.add(`${at}.unique`, 'validation_secret_unique', 'A secret field cannot be unique (its stored values are encrypted).');
+      const { unique: _u, ...rest } = base;
+      return { ...rest, type, max: optNumber(p, `${at}.max`, raw.max, { int: true, min: 0 }) || DEFAULT_SECRET_MAX };
+    }
   }
 }
 
@@ -253,6 +272,7 @@ function normalizeIndexes(p: Problems, raw: unknown, fields: Field[]): IndexDef[
   }
   const names = new Set<string>();
   const fieldNames = new Map(fields.map((f) => [f.name.toLowerCase(), f.name]));
+  const secretNames = new Set(fields.filter((f) => f.type === 'secret').map((f) => f.name));
   const out: IndexDef[] = [];
   raw.forEach((entry, i) => {
     const at = `indexes.${i}`;
@@ -270,6 +290,10 @@ function normalizeIndexes(p: Problems, raw: unknown, fields: Field[]): IndexDef[
       const real = fieldNames.get(name.toLowerCase());
       if (!real) {
         p.add(at, 'validation_unknown_field', `Index column "${name}" is not a field.`);
+        return;
+      }
+      if (secretNames.has(real)) {
+        p.add(at, 'validation_secret_index', `Index column "${real}" is a secret field; encrypted values cannot be indexed.`);
         return;
       }
       columns.push(desc ? `-${real}` : real);
@@ -344,7 +368,7 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
   });
   // Every collection has the system id field, first (then, for auth collections, the auth fields);
   // a body cannot drop system fields.
-  const system = existing ? existing.fields.filter((f) => f.system) : isAuth ? [idField(), ...authFields()] : [idField()];
+  const system = existing ? existing.fields.filter((f) => f.system) : isAuth ? [idField(), ...authFields(), rolesField()] : [idField()];
   const missing = system.filter((sys) => !seenIds.has(sys.id));
   fields.unshift(...missing);
   fields.sort((a, b) => Number(b.name === 'id') - Number(a.name === 'id'));

@@ -15,4 +15,12 @@ export interface SealedColumn {
 }
 
 /** Every sealed system column. */
-export const SEALED_SYSTEM_COLUMNS: SealedColumn[] = [];
+export const SEALED_SYSTEM_COLUMNS: SealedColumn[] = [
+  // Stored Idempotency-Key answers (they may carry decrypted secret fields); api/rest/idempotency.ts.
+  { table: '_idempotency', key: 'key', column: 'response', aad: (row) => `_idempotency/${String(row.key)}` },
+  // TOTP secrets, bound to their owner; src/auth/mfa/totp-factor.ts.
+  { table: '_mfa_totp', key: 'id', column: 'secret', aad: (row) => `_mfa_totp/${String(row.collection_id)}/${String(row.record_id)}` },
+  // OAuth2 provider tokens of linked identities ('' when the provider gave none); src/auth/oauth/oauth-identities.ts.
+  { table: '_oauth_identities', key: 'id', column: 'access_token', aad: (row) => `_oauth_identities/${String(row.id)}/access_token` },
+  { table: '_oauth_identities', key: 'id', column: 'refresh_token', aad: (row) => `_oauth_identities/${String(row.id)}/refresh_token` },
+];

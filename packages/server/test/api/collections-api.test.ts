@@ -17,7 +17,7 @@ for (const dialect of dialects()) {
       { name: 'anonymous callers cannot list collections', method: 'GET', url: '/api/collections', expectedStatus: 401, expectedCode: 'unauthorized' },
       {
         name: 'superusers list collections (PocketBase list shape)', method: 'GET', url: '/api/collections', auth: 'superuser',
-        expectedStatus: 200, expectedContent: ['"items":[', '"name":"_superusers"', '"name":"notes"', '"totalItems":2'],
+        expectedStatus: 200, expectedContent: ['"items":[', '"name":"_superusers"', '"name":"notes"', '"name":"_roles"', '"totalItems":3'],
       },
       {
         name: 'Authorization also takes "Bearer <token>"', method: 'GET', url: '/api/collections', auth: (t) => `Bearer ${t.superuserToken}`,

@@ -6,12 +6,13 @@ import { describe, before, after, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { dialects } from '../support/databases.ts';
 import { startTestApp, createCollection, type TestApp } from '../support/app.ts';
+import { loadConfig } from '../../src/app/index.ts';
 
 for (const dialect of dialects()) {
   describe(`rate limits (${dialect})`, () => {
     let t: TestApp;
     before(async () => {
-      t = await startTestApp(dialect, { rateLimits: { signInPerIp: 6, signInPerIdentity: 3, signUpPerIp: 2, refreshPerIp: 2, failureDelayMs: 1 } });
+      t = await startTestApp(dialect, { rateLimits: { ...loadConfig({}, {}).rateLimits, signInPerIp: 6, signInPerIdentity: 3, signUpPerIp: 2, refreshPerIp: 2, failureDelayMs: 1 } });
       await createCollection(t, { name: 'users', type: 'auth', createRule: '', fields: [] });
     });
     after(async () => t.dispose());

@@ -4,7 +4,7 @@
  */
 import { describe, before, after, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLocalJWKSet, jwtVerify, SignJWT, generateKeyPair, exportJWK } from 'jose';
+import { createLocalJWKSet, jwtVerify, SignJWT, generateKeyPair, exportJWK, importJWK, type JWK } from 'jose';
 import { dialects } from '../support/databases.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { rotateTokenKeys } from '../../src/auth/index.ts';
@@ -71,6 +71,36 @@ for (const dialect of dialects()) {
         'a tampered payload': `${h}.${enc({ ...payload, id: 'someoneelse1234' })}.${t.superuserToken.split('.')[2]}`,
         'expired': await new SignJWT({ ...payload, exp: 1 }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: header.kid as string }).sign(attacker.privateKey),
         'garbage': 'not-a-jwt',
+      };
+      for (const [name, token] of Object.entries(cases)) {
+        const res = await me(token);
+        assert.equal(res.statusCode, 401, `${name}: ${res.statusCode} ${res.body}`);
+        assert.equal((res.json() as { code: string }).code, 'token_invalid', name);
+      }
+    });
+
+    it('claims are checked even on tokens signed with Basalt\'s own key (exp, nbf, iss, aud, typ, jku, refresh token as access token)', async () => {
+      // The real signing key, as an insider or a key leak would have it: only the claims can refuse these.
+      const stored = await t.app.db.get<{ value: string }>("SELECT value FROM _params WHERE key = 'auth.signingKeys'");
+      const active = (JSON.parse(stored!.value) as { kid: string; jwk: JWK; retired: string }[]).find((k) => !k.retired)!;
+      const key = await importJWK(active.jwk, 'ES256');
+      const payload = JSON.parse(Buffer.from(t.superuserToken.split('.')[1], 'base64url').toString()) as Record<string, unknown>;
+      const now = Math.floor(Date.now() / 1000);
+      const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) =>
+        new SignJWT({ ...payload, ...claims }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: active.kid, ...header }).sign(key);
+      assert.equal((await me(await sign({}))).statusCode, 200, 'the unchanged claims pass (the control case)');
+      const signIn = await t.app.http.inject({ method: 'POST', url: '/api/collections/_superusers/auth-with-password', payload: { identity: 'root@example.com', password: 'a-long-test-password' } });
+      const cases: Record<string, string> = {
+        'expired': await sign({ exp: now - 120, iat: now - 1000 }),
+        'not yet valid (nbf in the future)': await sign({ nbf: now + 3600 }),
+        'issued in the future (iat)': await sign({ iat: now + 3600, exp: now + 7200 }),
+        'a lifetime longer than Basalt issues (exp a year away)': await sign({ iat: now, exp: now + 365 * 86400 }),
+        'wrong issuer': await sign({ iss: 'https://evil.example.com' }),
+        'wrong audience': await sign({ aud: 'someone-else' }),
+        'no exp': await new SignJWT(Object.fromEntries(Object.entries(payload).filter(([k]) => k !== 'exp'))).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: active.kid }).sign(key),
+        'wrong typ (an ID token or plain JWT)': await sign({}, { typ: 'JWT' }),
+        'a jku header pointing elsewhere': `${Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid: 'ffffffffffffffff', jku: 'https://evil.example.com/jwks.json' })).toString('base64url')}.${t.superuserToken.split('.')[1]}.${t.superuserToken.split('.')[2]}`,
+        'the refresh token used as an access token': (signIn.json() as { refreshToken: string }).refreshToken,
       };
       for (const [name, token] of Object.entries(cases)) {
         const res = await me(token);

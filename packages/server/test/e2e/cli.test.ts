@@ -302,7 +302,7 @@ for (const dialect of dialects()) {
       servers.push(B);
       const tb = await B.superuserToken();
       const schemaB = await schemaOf(B, tb);
-      assert.deepEqual(schemaB.map((c) => c.name), ['_superusers', 'authors', 'posts']);
+      assert.deepEqual(schemaB.map((c) => c.name), ['_roles', '_superusers', 'authors', 'posts']);
       assert.deepEqual(schemaB, schemaA, 'B has exactly the collections of A (ids, fields, rules, indexes)');
       const posts = schemaB.find((c) => c.name === 'posts')!;
       assert.deepEqual(posts.fields.map((f: Json) => f.name), ['id', 'title', 'hits', 'status', 'author', 'created', 'summary']);
@@ -321,7 +321,7 @@ for (const dialect of dialects()) {
       servers.push(B2);
       const tb2 = await B2.superuserToken();
       const schemaDown = await schemaOf(B2, tb2);
-      assert.deepEqual(schemaDown.map((c) => c.name), ['_superusers', 'authors', 'posts', 'scratch']);
+      assert.deepEqual(schemaDown.map((c) => c.name), ['_roles', '_superusers', 'authors', 'posts', 'scratch']);
       const scratch = await B2.request('POST', '/api/collections/scratch/records', { token: tb2, body: { note: 'back again' } });
       assert.equal(scratch.status, 200, scratch.text);
       await B2.stop();

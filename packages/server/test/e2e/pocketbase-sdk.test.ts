@@ -93,7 +93,7 @@ for (const dialect of dialects()) {
       const got = await pb.collections.getOne('posts');
       assert.equal(got.id, posts.id);
       const list = await pb.collections.getFullList();
-      assert.deepEqual(list.map((c) => c.name).sort(), ['_superusers', 'authors', 'comments', 'posts']);
+      assert.deepEqual(list.map((c) => c.name).sort(), ['_roles', '_superusers', 'authors', 'comments', 'posts']);
       const first = await pb.collections.getFirstListItem('name="comments"');
       assert.equal(first.name, 'comments');
     });

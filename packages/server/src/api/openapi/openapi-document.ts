@@ -5,6 +5,7 @@
  */
 import type { Collection, Rule } from '../../schema/collection-model.ts';
 import { isMultiValued } from '../../schema/collection-model.ts';
+import { mfaPaths } from './openapi-mfa.ts';
 import { errorCatalogue, type ErrorCode } from '../../errors/index.ts';
 import {
   fieldValueSchema, idSchema, isReadable, isWritable, type JsonSchema, type RecordRefResolver,
@@ -41,6 +42,7 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
   413: { name: 'PayloadTooLarge', description: 'The request body is too large.' },
   422: { name: 'UnprocessableContent', description: 'The `Idempotency-Key` was already used with a different request.' },
   429: { name: 'TooManyRequests', description: 'Rate limit exceeded; retry after the time in `Retry-After`.' },
+  503: { name: 'ServiceUnavailable', description: 'A service the operation needs is not available (e.g. `mail_unavailable`: no SMTP server configured).' },
 };
 
 function errors(...statuses: number[]): Record<string, unknown> {
@@ -189,7 +191,7 @@ function fixedSchemas(): Record<string, unknown> {
       properties: {
         id: { type: 'string' },
         name: { type: 'string', pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' },
-        type: { type: 'string', enum: ['text', 'number', 'bool', 'email', 'url', 'date', 'select', 'json', 'relation', 'autodate', 'password'] },
+        type: { type: 'string', enum: ['text', 'number', 'bool', 'email', 'url', 'date', 'select', 'json', 'relation', 'autodate', 'password', 'secret'] },
         required: { type: 'boolean' },
         hidden: { type: 'boolean' },
         system: { type: 'boolean' },
@@ -471,8 +473,42 @@ function recordPaths(c: Collection, base: string): Record<string, unknown> {
         responses: { 204: { description: 'Ended.' }, ...errors(400, 401, 404) },
       },
     };
+    Object.assign(paths, authEmailPaths(c.name, tag, base));
+    Object.assign(paths, mfaPaths(c.name, tag, base));
   }
   return paths;
+}
+
+/** The email flows of an auth collection (docs/auth-email.md): verification, reset, email change, OTP. */
+function authEmailPaths(name: string, tag: string, base: string): Record<string, unknown> {
+  const body = (props: Record<string, unknown>) => ({ required: true, content: json({ type: 'object', required: Object.keys(props), properties: props }) });
+  const str = { type: 'string' };
+  const email = { type: 'string', format: 'email', maxLength: 254 };
+  const noEnum = ' The answer is the same whether or not an account has the address (no account enumeration).';
+  const op = (id: string, summary: string, description: string, props: Record<string, unknown>, responses: Record<string, unknown>, auth = AUTH_OPTIONAL) => ({
+    post: { tags: [tag], operationId: `${id}${base}`, summary, description, security: auth, requestBody: body(props), responses },
+  });
+  const done = { 204: { description: 'Done.' } };
+  return {
+    [`/api/collections/${name}/request-verification`]: op('requestVerification', `Mail a ${name} verification link`,
+      `Mails a single-use verification token to the address if it belongs to an unverified record.${noEnum}`, { email }, { ...done, ...errors(400, 404, 429, 503) }),
+    [`/api/collections/${name}/confirm-verification`]: op('confirmVerification', `Confirm a ${name} email`,
+      'Marks the token\'s record verified. The token works once, expires, and dies when the email or password changes (`email_token_invalid`).', { token: str }, { ...done, ...errors(400, 404, 429) }),
+    [`/api/collections/${name}/request-password-reset`]: op('requestPasswordReset', `Mail a ${name} password reset link`,
+      `Mails a single-use password reset token to the address if it belongs to a record.${noEnum}`, { email }, { ...done, ...errors(400, 404, 429, 503) }),
+    [`/api/collections/${name}/confirm-password-reset`]: op('confirmPasswordReset', `Set a new ${name} password`,
+      'Sets the password (the password policy applies) and ends every session of the record.', { token: str, password: str, passwordConfirm: str }, { ...done, ...errors(400, 404, 429) }),
+    [`/api/collections/${name}/request-email-change`]: op('requestEmailChange', `Mail a ${name} email change link to the new address`,
+      'Signed in to this collection. Mails a single-use confirmation token to the new address; an address already taken is refused.', { newEmail: email }, { ...done, ...errors(400, 401, 403, 404, 429, 503) }, AUTH_REQUIRED),
+    [`/api/collections/${name}/confirm-email-change`]: op('confirmEmailChange', `Confirm a new ${name} email`,
+      'With the token and the account\'s current password: changes the email, marks it verified and ends every session.', { token: str, password: str }, { ...done, ...errors(400, 404, 429) }),
+    [`/api/collections/${name}/request-otp`]: op('requestOtp', `Mail a ${name} one-time password`,
+      `Answers an \`otpId\` and mails a one-time code to the address if it belongs to a record.${noEnum} Only when \`otp.enabled\` (else 403 \`otp_disabled\`).`, { email },
+      { 200: { description: 'The OTP id to send back with the code.', content: json({ type: 'object', required: ['otpId'], properties: { otpId: str } }) }, ...errors(400, 403, 404, 429, 503) }),
+    [`/api/collections/${name}/auth-with-otp`]: op('authWithOtp', `Sign in to ${name} with a one-time password`,
+      'Signs in with the `otpId` and the mailed code (in `password`, as PocketBase names it). A code works once and is burnt after 5 wrong tries (`otp_invalid`).',
+      { otpId: str, password: str }, { 200: { description: 'Signed in.', content: json(schemaRef(`${base}AuthResponse`)) }, ...errors(400, 403, 404, 429) }),
+  };
 }
 
 /** Paths that do not depend on collections. */

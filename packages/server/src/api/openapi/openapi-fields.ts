@@ -3,7 +3,7 @@
  * what the server returns, what a create accepts, what an update accepts.
  */
 import type { Collection, Field } from '../../schema/collection-model.ts';
-import { isMultiValued } from '../../schema/collection-model.ts';
+import { DEFAULT_SECRET_MAX, isMultiValued } from '../../schema/collection-model.ts';
 
 /** A JSON Schema object (OpenAPI 3.1 uses JSON Schema 2020-12). */
 export type JsonSchema = Record<string, unknown>;
@@ -123,6 +123,11 @@ export function fieldValueSchema(field: Field, resolve: RecordRefResolver): Json
       if (field.min && field.min > 0) s.minLength = field.min;
       if (field.max && field.max > 0) s.maxLength = field.max;
       return s;
+    }
+    case 'secret': {
+      // Readable like text (decrypted for whoever may view the record); encrypted only at rest.
+      const s: JsonSchema = { type: 'string', maxLength: field.max || DEFAULT_SECRET_MAX, description: 'Encrypted at rest; cannot be used in filter, sort or rules.' };
+      return required ? { ...s, minLength: 1 } : s;
     }
   }
   // A field type this generator does not know yet: say nothing rather than something wrong.

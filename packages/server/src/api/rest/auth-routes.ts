@@ -10,6 +10,9 @@ import { clientKey, failureDelay } from './rate-limit.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import type { Principal } from '../../records/index.ts';
 import { actorOf } from '../../audit/index.ts';
+import { authOptions } from '../../schema/index.ts';
+import { mfaAuthMethods, mfaIdOf } from './mfa-routes.ts';
+import { oauthAuthMethods } from './oauth-routes.ts';
 
 /** Register the auth routes. */
 export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
@@ -24,7 +27,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
     ]);
     const perIdentity = hits.find((h) => h.quota.name === 'signin-identity');
     try {
-      const result = await deps.auth.authWithPassword(request.params.collection, body.identity, body.password, clientInfo(request));
+      const result = await deps.auth.authWithPassword(request.params.collection, body.identity, body.password, clientInfo(request), { mfaId: mfaIdOf(request) });
       const id = String((result.record as { id?: unknown }).id ?? '');
       await deps.audit.record({ action: 'auth.signin', outcome: 'success', actor: `${request.params.collection}:${id}`, target: `${request.params.collection}/${id}`, ip: request.ip });
       return respond(request, reply, deps.metrics, result);
@@ -44,9 +47,9 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
     if (c.type !== 'auth') throw new BasaltError('not_found', { message: 'The collection is not an auth collection.' });
     return respond(request, reply, deps.metrics, {
       password: { enabled: c.authRule !== null, identityFields: ['email'] },
-      oauth2: { enabled: false, providers: [] },
-      mfa: { enabled: false, duration: 0 },
-      otp: { enabled: false, duration: 0 },
+      oauth2: await oauthAuthMethods(request, reply, deps, c),
+      ...mfaAuthMethods(c), // mfa {enabled, duration}; Basalt's totp and passkeys {enabled}
+      otp: { enabled: authOptions(c).otp.enabled, duration: authOptions(c).otp.duration },
     });
   });
 
@@ -83,7 +86,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
   /** The caller must be signed in to this auth collection. */
   async function ownPrincipal(collection: string, principal: Principal): Promise<Principal> {
     if (principal.kind === 'anonymous') throw new BasaltError('unauthorized');
-    const own = principal.kind === 'superuser' ? deps.registry.get(collection).name === '_superusers' : principal.collection === deps.registry.get(collection).name;
+    const own = principal.kind === 'superuser' ? deps.registry.get(collection).name === '_superusers' : principal.kind === 'record' && principal.collection === deps.registry.get(collection).name;
     if (!own) throw new BasaltError('forbidden', { message: 'Sign in to this collection to manage its sessions.' });
     return principal;
   }

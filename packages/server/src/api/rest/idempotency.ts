@@ -3,6 +3,8 @@
  * with a key runs and its answer is stored; a replay with the same payload gets the stored answer; a
  * replay while the first is still running gets 409; the same key with another payload gets 422.
  * Keys are scoped to the caller, kept for 24 hours; a 5xx answer is not stored, so it can be retried.
+ * Stored answers are sealed ({@link SecretBox}, associated data `_idempotency/<key>`): an answer may
+ * carry decrypted `secret` field values, which must never sit in the database in plaintext.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
@@ -13,6 +15,7 @@ import type { AuthService } from '../../auth/index.ts';
 import { principalOf } from './request-context.ts';
 import { respondRaw } from './respond.ts';
 import type { Metrics } from '../../telemetry/index.ts';
+import type { SecretBox } from '../../secrets/index.ts';
 
 const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 const KEY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -38,7 +41,7 @@ async function scopedKey(request: FastifyRequest, auth: AuthService, key: string
 /**
  * Register the idempotency hooks on write routes (registered after this call); reads pay nothing.
  */
-export function registerIdempotency(app: FastifyInstance, db: Database, auth: AuthService, metrics: Metrics): void {
+export function registerIdempotency(app: FastifyInstance, db: Database, auth: AuthService, metrics: Metrics, secrets: SecretBox): void {
   let lastSweep = 0;
 
   const preHandler = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -75,7 +78,11 @@ export function registerIdempotency(app: FastifyInstance, db: Database, auth: Au
       request.idempotencyKey = key;
       return;
     }
-    const stored = JSON.parse(row.response) as { contentType: string; body: string };
+    // A stored answer that no longer opens (its master key was removed before `basalt keys rotate`)
+    // answers secret_unreadable: the write it answers already happened, so it must not run again.
+    // Answers stored by a Basalt from before sealing (kept 24 h at most) are plain JSON.
+    const text = row.response.startsWith('{') ? row.response : secrets.open(row.response, idempotencyAad(key));
+    const stored = JSON.parse(text) as { contentType: string; body: string };
     return respondRaw(request, reply.code(Number(row.status)).header('idempotent-replayed', 'true'), metrics, stored.contentType, stored.body);
   };
 
@@ -89,7 +96,8 @@ export function registerIdempotency(app: FastifyInstance, db: Database, auth: Au
     }
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '';
     const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8');
-    await db.run(`UPDATE _idempotency SET state = 'done', status = ?, response = ? WHERE key = ?`, [reply.statusCode, JSON.stringify({ contentType, body }), key]);
+    const response = secrets.seal(JSON.stringify({ contentType, body }), idempotencyAad(key));
+    await db.run(`UPDATE _idempotency SET state = 'done', status = ?, response = ? WHERE key = ?`, [reply.statusCode, response, key]);
     return payload;
   };
 
@@ -99,6 +107,11 @@ export function registerIdempotency(app: FastifyInstance, db: Database, auth: Au
     route.preHandler = [...asArray(route.preHandler), preHandler];
     route.onSend = [...asArray(route.onSend), onSend];
   });
+}
+
+/** The associated data of a stored answer (also used by `basalt keys rotate`, see secrets/sealed-columns.ts). */
+export function idempotencyAad(key: string): string {
+  return `_idempotency/${key}`;
 }
 
 function asArray<T>(v: T | T[] | undefined): T[] {

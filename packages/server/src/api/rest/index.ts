@@ -14,7 +14,12 @@ import { registerRecordRoutes } from './records-routes.ts';
 import { registerCollectionRoutes } from './collections-routes.ts';
 import { registerBatchRoutes } from './batch-routes.ts';
 import { registerAuthRoutes } from './auth-routes.ts';
+import { registerAuthEmailRoutes } from './auth-email-routes.ts';
 import { registerSystemRoutes } from './system-routes.ts';
+import { registerApiKeyRoutes } from './api-keys-routes.ts';
+import { registerMfaRoutes } from './mfa-routes.ts';
+import { registerOAuthRoutes } from './oauth-routes.ts';
+import { OAuthService } from '../../auth/oauth/index.ts';
 import type { RestDeps } from './rest-deps.ts';
 
 export type { RestDeps } from './rest-deps.ts';
@@ -23,6 +28,7 @@ export { problemBody } from './problem.ts';
 /** Register every REST route and the cross-cutting hooks on a Fastify instance. */
 export function registerRestApi(app: FastifyInstance, deps: RestDeps): void {
   deps.limiter ??= new RateLimiter(deps.db);
+  deps.oauth ??= new OAuthService({ db: deps.db, records: deps.records, auth: deps.auth, secrets: deps.secrets, warn: (msg, err) => app.log.warn({ err }, msg) });
   app.setErrorHandler(errorHandler(deps.metrics));
   app.setNotFoundHandler((request, reply) => {
     sendProblem(reply, new BasaltError('not_found', { message: `No route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}.` }), deps.metrics, request);
@@ -42,10 +48,14 @@ export function registerRestApi(app: FastifyInstance, deps: RestDeps): void {
     return reply.send();
   });
   registerBodyParsers(app, deps.bodyLimit);
-  registerIdempotency(app, deps.db, deps.auth, deps.metrics);
+  registerIdempotency(app, deps.db, deps.auth, deps.metrics, deps.secrets);
   registerSystemRoutes(app, deps);
   registerCollectionRoutes(app, deps);
   registerRecordRoutes(app, deps);
   registerBatchRoutes(app, deps);
   registerAuthRoutes(app, deps);
+  registerAuthEmailRoutes(app, deps);
+  registerApiKeyRoutes(app, deps);
+  registerMfaRoutes(app, deps);
+  registerOAuthRoutes(app, deps);
 }

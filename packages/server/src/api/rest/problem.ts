@@ -10,6 +10,8 @@ import { baseHeaders } from './respond.ts';
 /** The problem+json body for an error. */
 export function problemBody(e: BasaltError): Record<string, unknown> {
   return {
+    // Extension members first, so they can never replace a standard member.
+    ...e.extensions,
     type: `urn:basalt:problem:${e.code}`,
     title: titleOf(e.status),
     status: e.status,

@@ -1,0 +1,273 @@
+/**
+ * Multi-factor routes: TOTP enrolment and removal, recovery codes, passkey registration and management
+ * for the signed-in record, and the second-factor / passwordless sign-ins (`auth-with-totp`,
+ * `auth-with-passkey`). The MFA policy itself runs in `AuthService.signIn`; see docs/mfa.md.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RestDeps } from './rest-deps.ts';
+import { clientInfo, principalOf } from './request-context.ts';
+import { respond } from './respond.ts';
+import { clientKey, failureDelay, type Hit } from './rate-limit.ts';
+import { BasaltError, isBasaltError } from '../../errors/index.ts';
+import { authOptions, type Collection } from '../../schema/index.ts';
+import { MfaFactors, passkeySettings, type PasskeySettings } from '../../auth/mfa/index.ts';
+import { verifyPassword } from '../../tools/index.ts';
+
+type Params = { Params: { collection: string } };
+type Body = Record<string, unknown>;
+
+/**
+ * PocketBase's `mfaId` of a sign-in request: from the body, or from the query string (where the
+ * `pocketbase` SDK puts it: `authWithPassword(id, pw, { mfaId })` sends unknown options as query).
+ */
+export function mfaIdOf(request: FastifyRequest): unknown {
+  const body = request.body as Body | undefined;
+  if (body && typeof body === 'object' && body.mfaId !== undefined && body.mfaId !== '') return body.mfaId;
+  return (request.query as Record<string, unknown> | undefined)?.mfaId;
+}
+
+/** The `mfa`, `totp` and `passkeys` members of `auth-methods`. */
+export function mfaAuthMethods(c: Collection): { mfa: { enabled: boolean; duration: number }; totp: { enabled: boolean }; passkeys: { enabled: boolean } } {
+  const o = authOptions(c);
+  return { mfa: { enabled: o.mfa.enabled, duration: o.mfa.duration }, totp: { enabled: o.totp.enabled }, passkeys: { enabled: o.passkeys.enabled } };
+}
+
+function bodyOf(request: FastifyRequest): Body {
+  const b = request.body;
+  return b && typeof b === 'object' && !Array.isArray(b) ? (b as Body) : {};
+}
+
+/** Register the MFA routes. */
+export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
+  const limits = deps.rateLimits;
+  const limiter = deps.limiter!;
+  const factors = new MfaFactors(deps.records, deps.secrets);
+
+  // Every first factor that needs a second is audited, whichever route it came through.
+  deps.auth.mfa.onChallenge((e) => deps.audit.record({
+    action: 'mfa.challenge', outcome: 'success', actor: `${e.collection.name}:${e.recordId}`, target: `${e.collection.name}/${e.recordId}`,
+    ip: e.client.ip, details: { method: e.method, amr: [...e.amr] },
+  }));
+
+  const ipQuota = { name: 'signin-ip', limit: limits.signInPerIp, windowSeconds: 60 };
+  const recordQuota = { name: 'mfa-record', limit: limits.signInPerIdentity, windowSeconds: 900 };
+
+  /** Count a sign-in or proof attempt per IP and per record. */
+  async function limit(request: FastifyRequest, reply: FastifyReply, c: Collection, recordKey: string): Promise<Hit | undefined> {
+    const hits = await limiter.check(reply, [[ipQuota, clientKey(request)], [recordQuota, `${c.id}\u0000${recordKey}`]]);
+    return hits.find((h) => h.quota.name === 'mfa-record');
+  }
+
+  /** The caller, signed in to this collection (a superuser for `_superusers`). */
+  async function owner(request: FastifyRequest<Params>): Promise<{ c: Collection; recordId: string; actor: string; target: string; row: Record<string, unknown> }> {
+    const c = deps.auth.authCollection(request.params.collection);
+    const p = await principalOf(request, deps.auth);
+    if (p.kind === 'anonymous') throw new BasaltError('unauthorized');
+    const own = p.kind === 'superuser' ? c.name === '_superusers' : p.kind === 'record' && p.collection === c.name;
+    if (!own) throw new BasaltError('forbidden', { message: 'Sign in to this collection to manage its second factors.' });
+    const recordId = String(p.record.id);
+    const row = await deps.records.findRawBy(c.name, 'id', recordId);
+    if (!row) throw new BasaltError('unauthorized');
+    return { c, recordId, actor: `${c.name}:${recordId}`, target: `${c.name}/${recordId}`, row };
+  }
+
+  function needTotp(c: Collection): void {
+    if (!authOptions(c).totp.enabled) throw new BasaltError('forbidden', { message: 'TOTP is not enabled for this collection.' });
+  }
+
+  function rp(c: Collection): PasskeySettings {
+    const o = authOptions(c).passkeys;
+    if (!o.enabled) throw new BasaltError('forbidden', { message: 'Passkeys are not enabled for this collection.' });
+    return passkeySettings(o, deps.publicUrl);
+  }
+
+  /**
+   * A fresh proof for a sensitive change: a current TOTP code (spent) or the account password.
+   * `auth_failed` otherwise, slowed like failed sign-ins.
+   */
+  async function prove(request: FastifyRequest<Params>, reply: FastifyReply, o: Awaited<ReturnType<typeof owner>>, action: string): Promise<void> {
+    const body = bodyOf(request);
+    if (body.code === undefined && body.password === undefined) {
+      throw new BasaltError('validation_failed', { data: { code: { code: 'validation_required', message: 'Give a current TOTP code or the password.' } } });
+    }
+    const hit = await limit(request, reply, o.c, o.recordId);
+    let ok = false;
+    if (typeof body.password === 'string' && body.password.length <= 1024 && typeof o.row.password === 'string') ok = await verifyPassword(body.password, o.row.password);
+    else if (body.code !== undefined) ok = await factors.totp.verify(o.c.id, o.recordId, body.code);
+    if (!ok) {
+      await deps.audit.record({ action, outcome: 'failure', actor: o.actor, target: o.target, ip: request.ip, details: { reason: 'proof' } });
+      await failureDelay(limits.failureDelayMs, hit?.count ?? 0);
+      throw new BasaltError('auth_failed');
+    }
+  }
+
+  // ---- the signed-in record's factors ----
+
+  app.get<Params>('/api/collections/:collection/mfa', async (request, reply) => {
+    const o = await owner(request);
+    return respond(request, reply, deps.metrics, await factors.status(o.c.id, o.recordId));
+  });
+
+  app.post<Params>('/api/collections/:collection/totp/enroll', async (request, reply) => {
+    const o = await owner(request);
+    needTotp(o.c);
+    const issuer = authOptions(o.c).totp.issuer;
+    const account = typeof o.row.email === 'string' && o.row.email ? o.row.email : o.recordId;
+    const enrolment = await factors.totp.enroll(o.c.id, o.recordId, issuer, account);
+    await deps.audit.record({ action: 'mfa.totp_enroll_started', outcome: 'success', actor: o.actor, target: o.target, ip: request.ip });
+    return respond(request, reply, deps.metrics, enrolment);
+  });
+
+  app.post<Params>('/api/collections/:collection/totp/confirm', async (request, reply) => {
+    const o = await owner(request);
+    needTotp(o.c);
+    const hit = await limit(request, reply, o.c, o.recordId);
+    if (!(await factors.totp.confirm(o.c.id, o.recordId, bodyOf(request).code))) {
+      await deps.audit.record({ action: 'mfa.totp_enrolled', outcome: 'failure', actor: o.actor, target: o.target, ip: request.ip });
+      await failureDelay(limits.failureDelayMs, hit?.count ?? 0);
+      throw new BasaltError('auth_failed', { message: 'The code is wrong, expired or already used, or no enrolment is pending.' });
+    }
+    const recoveryCodes = await factors.recovery.regenerate(o.c.id, o.recordId);
+    await deps.audit.record({ action: 'mfa.totp_enrolled', outcome: 'success', actor: o.actor, target: o.target, ip: request.ip });
+    return respond(request, reply, deps.metrics, { recoveryCodes });
+  });
+
+  app.delete<Params>('/api/collections/:collection/totp', async (request, reply) => {
+    const o = await owner(request);
+    await prove(request, reply, o, 'mfa.totp_removed');
+    if (!(await factors.totp.remove(o.c.id, o.recordId))) throw new BasaltError('not_found', { message: 'TOTP is not enabled for this account.' });
+    // The recovery codes were handed out with the authenticator; they go with it.
+    await factors.recovery.removeAll(o.c.id, o.recordId);
+    await deps.audit.record({ action: 'mfa.totp_removed', outcome: 'success', actor: o.actor, target: o.target, ip: request.ip });
+    return respond(request, reply, deps.metrics, null, 204);
+  });
+
+  app.post<Params>('/api/collections/:collection/recovery-codes', async (request, reply) => {
+    const o = await owner(request);
+    await prove(request, reply, o, 'mfa.recovery_regenerated');
+    const recoveryCodes = await factors.recovery.regenerate(o.c.id, o.recordId);
+    await deps.audit.record({ action: 'mfa.recovery_regenerated', outcome: 'success', actor: o.actor, target: o.target, ip: request.ip });
+    return respond(request, reply, deps.metrics, { recoveryCodes });
+  });
+
+  app.post<Params>('/api/collections/:collection/passkeys/options', async (request, reply) => {
+    const o = await owner(request);
+    const options = await factors.passkeys.registrationOptions(o.c.id, rp(o.c), { id: o.recordId, email: typeof o.row.email === 'string' ? o.row.email : '' });
+    return respond(request, reply, deps.metrics, options);
+  });
+
+  app.post<Params>('/api/collections/:collection/passkeys', async (request, reply) => {
+    const o = await owner(request);
+    const body = bodyOf(request);
+    try {
+      const passkey = await factors.passkeys.register(o.c.id, rp(o.c), o.recordId, body.credential, body.name);
+      await deps.audit.record({ action: 'mfa.passkey_added', outcome: 'success', actor: o.actor, target: o.target, ip: request.ip, details: { passkey: passkey.id } });
+      return respond(request, reply, deps.metrics, passkey);
+    } catch (e) {
+      if (isBasaltError(e) && e.code === 'auth_failed') await deps.audit.record({ action: 'mfa.passkey_added', outcome: 'failure', actor: o.actor, target: o.target, ip: request.ip });
+      throw e;
+    }
+  });
+
+  app.get<Params>('/api/collections/:collection/passkeys', async (request, reply) => {
+    const o = await owner(request);
+    return respond(request, reply, deps.metrics, { items: await factors.passkeys.list(o.c.id, o.recordId) });
+  });
+
+  app.patch<{ Params: { collection: string; id: string } }>('/api/collections/:collection/passkeys/:id', async (request, reply) => {
+    const o = await owner(request);
+    return respond(request, reply, deps.metrics, await factors.passkeys.rename(o.c.id, o.recordId, request.params.id, bodyOf(request).name));
+  });
+
+  app.delete<{ Params: { collection: string; id: string } }>('/api/collections/:collection/passkeys/:id', async (request, reply) => {
+    const o = await owner(request);
+    if (!(await factors.passkeys.remove(o.c.id, o.recordId, request.params.id))) throw new BasaltError('not_found', { message: 'No such passkey.' });
+    await deps.audit.record({ action: 'mfa.passkey_removed', outcome: 'success', actor: o.actor, target: o.target, ip: request.ip, details: { passkey: request.params.id } });
+    return respond(request, reply, deps.metrics, null, 204);
+  });
+
+  // ---- sign-in ----
+
+  /** Finish a sign-in whose factor was proven here; audit it with its methods. */
+  async function finish(request: FastifyRequest<Params>, reply: FastifyReply, c: Collection, row: Record<string, unknown>, amr: string[], method: string, mfaId: unknown) {
+    const actor = `${c.name}:${String(row.id)}`;
+    const target = `${c.name}/${String(row.id)}`;
+    try {
+      const result = await deps.auth.signIn(c, row, amr, clientInfo(request), { mfaId, method });
+      const claims = JSON.parse(Buffer.from(result.token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { amr?: unknown };
+      await deps.audit.record({ action: 'auth.signin', outcome: 'success', actor, target, ip: request.ip, details: { method, amr: claims.amr ?? amr } });
+      return respond(request, reply, deps.metrics, result);
+    } catch (e) {
+      const code = isBasaltError(e) ? e.code : 'internal';
+      // A lone passkey factor that needs a second is audited as `mfa.challenge`, not as a failure.
+      if (code !== 'mfa_required') await deps.audit.record({ action: 'auth.signin', outcome: 'failure', actor: 'anonymous', target, ip: request.ip, details: { method, reason: code } });
+      throw e;
+    }
+  }
+
+  // The second factor by authenticator app or recovery code: {mfaId, code} or {mfaId, recoveryCode}.
+  app.post<Params>('/api/collections/:collection/auth-with-totp', async (request, reply) => {
+    const c = deps.auth.authCollection(request.params.collection);
+    const body = bodyOf(request);
+    const mfaId = mfaIdOf(request);
+    const recovery = body.recoveryCode !== undefined;
+    const method = recovery ? 'recovery' : 'totp';
+    const challenge = await deps.auth.mfa.peek(mfaId);
+    const hit = await limit(request, reply, c, challenge?.recordId ?? String(mfaId ?? ''));
+    if (!recovery) needTotp(c);
+    const fail = async (code: 'mfa_invalid' | 'auth_failed', target: string) => {
+      await deps.audit.record({ action: recovery ? 'mfa.recovery_used' : 'auth.signin', outcome: 'failure', actor: 'anonymous', target, ip: request.ip, details: { method, reason: code } });
+      if (code === 'auth_failed') await failureDelay(limits.failureDelayMs, hit?.count ?? 0);
+      return new BasaltError(code);
+    };
+    // TOTP is never a first factor: it needs the mfaId of another method, of this collection.
+    if (!challenge || challenge.collectionId !== c.id || challenge.method === method) throw await fail('mfa_invalid', c.name);
+    const row = await deps.records.findRawBy(c.name, 'id', challenge.recordId);
+    if (!row) throw await fail('mfa_invalid', c.name);
+    const target = `${c.name}/${challenge.recordId}`;
+    const ok = recovery ? await factors.recovery.consume(c.id, challenge.recordId, body.recoveryCode) : await factors.totp.verify(c.id, challenge.recordId, body.code);
+    if (!ok) throw await fail('auth_failed', target);
+    if (recovery) {
+      await deps.audit.record({
+        action: 'mfa.recovery_used', outcome: 'success', actor: `${c.name}:${challenge.recordId}`, target, ip: request.ip,
+        details: { remaining: await factors.recovery.remaining(c.id, challenge.recordId) },
+      });
+    }
+    // RFC 8176 has no value for authenticator apps or recovery codes beyond `otp`; `method` keeps them apart.
+    return finish(request, reply, c, row, ['otp'], method, mfaId);
+  });
+
+  // Passkey sign-in options: without mfaId passwordless (discoverable credentials, user verification
+  // required); with mfaId the second factor, limited to that record's passkeys.
+  app.post<Params>('/api/collections/:collection/auth-with-passkey/options', async (request, reply) => {
+    const c = deps.auth.authCollection(request.params.collection);
+    const settings = rp(c);
+    const mfaId = mfaIdOf(request);
+    await limiter.check(reply, [[ipQuota, clientKey(request)]]);
+    if (mfaId === undefined || mfaId === null || mfaId === '') return respond(request, reply, deps.metrics, await factors.passkeys.authenticationOptions(c.id, settings));
+    const challenge = await deps.auth.mfa.peek(mfaId);
+    if (!challenge || challenge.collectionId !== c.id || challenge.method === 'passkey') throw new BasaltError('mfa_invalid');
+    return respond(request, reply, deps.metrics, await factors.passkeys.authenticationOptions(c.id, settings, { recordId: challenge.recordId, mfaId: challenge.id }));
+  });
+
+  app.post<Params>('/api/collections/:collection/auth-with-passkey', async (request, reply) => {
+    const c = deps.auth.authCollection(request.params.collection);
+    const settings = rp(c);
+    const body = bodyOf(request);
+    const mfaId = mfaIdOf(request);
+    const hit = await limit(request, reply, c, typeof body.credential === 'object' && body.credential !== null ? String((body.credential as Body).id ?? '').slice(0, 200) : '');
+    let proof;
+    try {
+      proof = await factors.passkeys.authenticate(c.id, settings, body.credential, typeof mfaId === 'string' && mfaId !== '' ? mfaId : undefined);
+    } catch (e) {
+      if (isBasaltError(e) && e.code === 'auth_failed') {
+        await deps.audit.record({ action: 'auth.signin', outcome: 'failure', actor: 'anonymous', target: c.name, ip: request.ip, details: { method: 'passkey', reason: 'auth_failed' } });
+        await failureDelay(limits.failureDelayMs, hit?.count ?? 0);
+      }
+      throw e;
+    }
+    const row = await deps.records.findRawBy(c.name, 'id', proof.recordId);
+    if (!row) throw new BasaltError('auth_failed');
+    return finish(request, reply, c, row, proof.amr, 'passkey', mfaId);
+  });
+}

@@ -1,0 +1,387 @@
+/**
+ * Email flows of auth collections against a real SMTP server: verification, password reset, email
+ * change, OTP sign-in and new-device notices, end to end by reading tokens and codes out of the mail.
+ * Also: single use, expiry, tokens that die with a password change, no account enumeration, OTP
+ * wrong-try burning, rate limits (429 + RateLimit headers) and 503 without SMTP.
+ */
+import { describe, before, after, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { dialects } from '../support/databases.ts';
+import { startTestApp, createCollection, type TestApp } from '../support/app.ts';
+import { startSmtp, tokenFrom, otpFrom, type TestSmtp } from '../support/smtp.ts';
+import { loadConfig } from '../../src/app/index.ts';
+
+const PASSWORD = 'correct horse 1';
+
+let ipCounter = 0;
+/** A fresh client address per test, so per-IP quotas of one test do not spill into the next. */
+const freshIp = () => `10.9.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
+
+interface Res { statusCode: number; body: string; headers: Record<string, unknown>; json(): unknown }
+
+for (const dialect of dialects()) {
+  describe(`auth email flows (${dialect})`, () => {
+    let t: TestApp;
+    let smtp: TestSmtp;
+
+    const post = (url: string, payload: unknown, opts: { ip?: string; token?: string; ua?: string } = {}): Promise<Res> => t.app.http.inject({
+      method: 'POST', url, payload: payload as Record<string, unknown>, remoteAddress: opts.ip ?? '127.0.0.1',
+      headers: { ...(opts.token ? { authorization: opts.token } : {}), 'user-agent': opts.ua ?? 'basalt-tests' },
+    }) as unknown as Promise<Res>;
+    const code = (r: Res) => (r.json() as { code: string }).code;
+    const signUp = async (email: string, collection = 'users') => {
+      const r = await post(`/api/collections/${collection}/records`, { email, password: PASSWORD, passwordConfirm: PASSWORD }, { ip: freshIp() });
+      assert.equal(r.statusCode, 200, r.body);
+      return (r.json() as { id: string }).id;
+    };
+    const signIn = (email: string, password = PASSWORD, ua = 'basalt-tests') => post('/api/collections/users/auth-with-password', { identity: email, password }, { ip: freshIp(), ua });
+    const view = async (id: string) => {
+      const r = await t.app.http.inject({ method: 'GET', url: `/api/collections/users/records/${id}`, headers: { authorization: t.superuserToken } });
+      assert.equal(r.statusCode, 200, r.body);
+      return r.json() as { email: string; verified: boolean };
+    };
+
+    before(async () => {
+      smtp = await startSmtp();
+      t = await startTestApp(dialect, {
+        smtp: smtp.config,
+        appName: 'Acme',
+        rateLimits: { ...loadConfig({}, {}).rateLimits, emailRequestPerIp: 8, failureDelayMs: 1 },
+      });
+      await createCollection(t, { name: 'users', type: 'auth', createRule: '', updateRule: 'id = @request.auth.id', viewRule: 'id = @request.auth.id', fields: [], otp: { enabled: true, length: 6, duration: 300 } });
+      await createCollection(t, { name: 'members', type: 'auth', createRule: '', fields: [] });
+    });
+    after(async () => {
+      await t?.dispose();
+      await smtp?.close();
+    });
+
+    it('verifies an email with the token from the mail, once', async () => {
+      const id = await signUp('carol@example.com');
+      const ip = freshIp();
+      const r = await post('/api/collections/users/request-verification', { email: 'carol@example.com' }, { ip });
+      assert.equal(r.statusCode, 204, r.body);
+      const mail = await smtp.waitFor('carol@example.com', (m) => m.subject === 'Verify your Acme email');
+      assert.match(mail.text, /\/_\/#\/auth\/confirm-verification\//);
+      const token = tokenFrom(mail);
+      assert.equal((await view(id)).verified, false);
+      const ok = await post('/api/collections/users/confirm-verification', { token }, { ip });
+      assert.equal(ok.statusCode, 204, ok.body);
+      assert.equal((await view(id)).verified, true);
+      const again = await post('/api/collections/users/confirm-verification', { token }, { ip });
+      assert.equal(again.statusCode, 400);
+      assert.equal(code(again), 'email_token_invalid');
+      // Verified records get no further verification mail.
+      const before = smtp.to('carol@example.com').length;
+      assert.equal((await post('/api/collections/users/request-verification', { email: 'carol@example.com' }, { ip })).statusCode, 204);
+      await t.app.authEmail.drain();
+      assert.equal(smtp.to('carol@example.com').length, before);
+    });
+
+    it('refuses wrong, missing and other-collection tokens with stable codes', async () => {
+      const ip = freshIp();
+      const wrong = await post('/api/collections/users/confirm-verification', { token: 'x'.repeat(43) }, { ip });
+      assert.equal(wrong.statusCode, 400);
+      assert.equal(code(wrong), 'email_token_invalid');
+      const missing = await post('/api/collections/users/confirm-verification', {}, { ip });
+      assert.equal(missing.statusCode, 400);
+      assert.equal(code(missing), 'validation_failed');
+      assert.match(missing.body, /"token"/);
+      // A reset token is no verification token, and a users token means nothing in members.
+      await signUp('dora@example.com');
+      await post('/api/collections/users/request-password-reset', { email: 'dora@example.com' }, { ip });
+      const token = tokenFrom(await smtp.waitFor('dora@example.com'));
+      assert.equal(code(await post('/api/collections/users/confirm-verification', { token }, { ip })), 'email_token_invalid');
+      assert.equal(code(await post('/api/collections/members/confirm-password-reset', { token, password: 'a new long passphrase', passwordConfirm: 'a new long passphrase' }, { ip })), 'email_token_invalid');
+    });
+
+    it('does not reveal whether an address has an account (same status and body, no mail)', async () => {
+      await signUp('known@example.com');
+      for (const path of ['request-verification', 'request-password-reset', 'request-otp']) {
+        const known = await post(`/api/collections/users/${path}`, { email: 'known@example.com' }, { ip: freshIp() });
+        const unknown = await post(`/api/collections/users/${path}`, { email: 'unknown@example.com' }, { ip: freshIp() });
+        assert.equal(known.statusCode, unknown.statusCode, path);
+        if (path === 'request-otp') {
+          assert.equal(known.statusCode, 200);
+          assert.match((known.json() as { otpId: string }).otpId, /^[a-z0-9]{15}$/);
+          assert.match((unknown.json() as { otpId: string }).otpId, /^[a-z0-9]{15}$/);
+          assert.deepEqual(Object.keys(known.json() as object), Object.keys(unknown.json() as object));
+        } else {
+          assert.equal(known.statusCode, 204, path);
+          assert.equal(known.body, unknown.body, path);
+        }
+        assert.equal(known.headers['ratelimit'], unknown.headers['ratelimit'], path);
+      }
+      await t.app.authEmail.drain();
+      assert.equal(smtp.to('unknown@example.com').length, 0);
+      assert.ok(smtp.to('known@example.com').length >= 3);
+      // A malformed address is a validation error, whoever asks.
+      const bad = await post('/api/collections/users/request-password-reset', { email: 'not-an-email' }, { ip: freshIp() });
+      assert.equal(bad.statusCode, 400);
+      assert.equal(code(bad), 'validation_failed');
+    });
+
+    it('answers known and unknown addresses in similar time (the work happens after the answer)', async () => {
+      await signUp('timing@example.com');
+      const time = async (email: string) => {
+        const start = process.hrtime.bigint();
+        const r = await post('/api/collections/users/request-otp', { email }, { ip: freshIp() });
+        assert.equal(r.statusCode, 200);
+        return Number(process.hrtime.bigint() - start) / 1e6;
+      };
+      const known: number[] = [];
+      const unknown: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        known.push(await time('timing@example.com'));
+        unknown.push(await time(`nobody${i}@example.com`));
+        await t.app.authEmail.drain();
+      }
+      const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      // argon2 of the code alone would take tens of ms if it were on the answer's path.
+      assert.ok(Math.abs(median(known) - median(unknown)) < 40, `known ${median(known)} ms vs unknown ${median(unknown)} ms`);
+    });
+
+    it('resets a password: policy applies, sessions end, the token is single use', async () => {
+      const id = await signUp('dave@example.com');
+      const session = await signIn('dave@example.com');
+      assert.equal(session.statusCode, 200);
+      const { token: access, refreshToken } = session.json() as { token: string; refreshToken: string };
+      const ip = freshIp();
+      assert.equal((await post('/api/collections/users/request-password-reset', { email: 'dave@example.com' }, { ip })).statusCode, 204);
+      const mail = await smtp.waitFor('dave@example.com', (m) => m.subject === 'Reset your Acme password');
+      const token = tokenFrom(mail);
+      const mismatch = await post('/api/collections/users/confirm-password-reset', { token, password: 'a new long passphrase', passwordConfirm: 'something else' }, { ip });
+      assert.equal(mismatch.statusCode, 400);
+      assert.match(mismatch.body, /passwordConfirm/);
+      const weak = await post('/api/collections/users/confirm-password-reset', { token, password: 'password123', passwordConfirm: 'password123' }, { ip });
+      assert.equal(weak.statusCode, 400);
+      assert.equal(code(weak), 'validation_failed');
+      assert.match(weak.body, /validation_password_weak/);
+      // A refused password leaves the token usable.
+      const ok = await post('/api/collections/users/confirm-password-reset', { token, password: 'a new long passphrase', passwordConfirm: 'a new long passphrase' }, { ip });
+      assert.equal(ok.statusCode, 204, ok.body);
+      assert.equal(code(await post('/api/collections/users/confirm-password-reset', { token, password: 'another long passphrase', passwordConfirm: 'another long passphrase' }, { ip })), 'email_token_invalid');
+      // Every session ended: the access token and the refresh token are dead.
+      const read = await t.app.http.inject({ method: 'GET', url: `/api/collections/users/records/${id}`, headers: { authorization: access } });
+      assert.equal(read.statusCode, 401);
+      const refresh = await post('/api/collections/users/auth-refresh', { refreshToken }, { ip });
+      assert.equal(refresh.statusCode, 401);
+      assert.equal((await signIn('dave@example.com')).statusCode, 400);
+      assert.equal((await signIn('dave@example.com', 'a new long passphrase')).statusCode, 200);
+      // The reset proved the address.
+      assert.equal((await view(id)).verified, true);
+    });
+
+    it('a reset token dies when the password changes after it was issued', async () => {
+      const id = await signUp('erin@example.com');
+      const ip = freshIp();
+      await post('/api/collections/users/request-password-reset', { email: 'erin@example.com' }, { ip });
+      const token = tokenFrom(await smtp.waitFor('erin@example.com'));
+      const { token: access } = (await signIn('erin@example.com')).json() as { token: string };
+      const change = await t.app.http.inject({
+        method: 'PATCH', url: `/api/collections/users/records/${id}`, headers: { authorization: access },
+        payload: { oldPassword: PASSWORD, password: 'changed long passphrase', passwordConfirm: 'changed long passphrase' },
+      });
+      assert.equal(change.statusCode, 200, change.body);
+      const r = await post('/api/collections/users/confirm-password-reset', { token, password: 'a new long passphrase', passwordConfirm: 'a new long passphrase' }, { ip });
+      assert.equal(r.statusCode, 400);
+      assert.equal(code(r), 'email_token_invalid');
+    });
+
+    it('an expired token is refused', async () => {
+      await signUp('old@example.com');
+      const ip = freshIp();
+      await post('/api/collections/users/request-verification', { email: 'old@example.com' }, { ip });
+      const token = tokenFrom(await smtp.waitFor('old@example.com'));
+      // Durations are at least a minute; age the stored token instead of waiting.
+      await t.app.db.run(`UPDATE _email_tokens SET expires = '2000-01-01 00:00:00.000Z' WHERE purpose = 'verification'`);
+      const r = await post('/api/collections/users/confirm-verification', { token }, { ip });
+      assert.equal(r.statusCode, 400);
+      assert.equal(code(r), 'email_token_invalid');
+    });
+
+    it('changes an email: mail to the new address, password required, sessions end, taken addresses refused', async () => {
+      const id = await signUp('frank@example.com');
+      await signUp('taken@example.com');
+      const { token: access, refreshToken } = (await signIn('frank@example.com')).json() as { token: string; refreshToken: string };
+      const ip = freshIp();
+      assert.equal((await post('/api/collections/users/request-email-change', { newEmail: 'frank.new@example.com' }, { ip })).statusCode, 401);
+      const taken = await post('/api/collections/users/request-email-change', { newEmail: 'taken@example.com' }, { ip, token: access });
+      assert.equal(taken.statusCode, 400);
+      assert.match(taken.body, /validation_not_unique/);
+      const asMember = await post('/api/collections/members/request-email-change', { newEmail: 'x@example.com' }, { ip, token: access });
+      assert.equal(asMember.statusCode, 403);
+      const r = await post('/api/collections/users/request-email-change', { newEmail: 'frank.new@example.com' }, { ip, token: access });
+      assert.equal(r.statusCode, 204, r.body);
+      const mail = await smtp.waitFor('frank.new@example.com', (m) => m.subject === 'Confirm your new Acme email');
+      await t.app.authEmail.drain();
+      assert.equal(smtp.to('frank@example.com').length, 0, 'the old address gets no token');
+      const token = tokenFrom(mail);
+      const wrongPw = await post('/api/collections/users/confirm-email-change', { token, password: 'not my password' }, { ip });
+      assert.equal(wrongPw.statusCode, 400);
+      assert.match(wrongPw.body, /validation_invalid_password/);
+      const ok = await post('/api/collections/users/confirm-email-change', { token, password: PASSWORD }, { ip });
+      assert.equal(ok.statusCode, 204, ok.body);
+      const rec = await view(id);
+      assert.equal(rec.email, 'frank.new@example.com');
+      assert.equal(rec.verified, true);
+      assert.equal((await t.app.http.inject({ method: 'GET', url: `/api/collections/users/records/${id}`, headers: { authorization: access } })).statusCode, 401);
+      assert.equal((await post('/api/collections/users/auth-refresh', { refreshToken }, { ip })).statusCode, 401);
+      assert.equal((await signIn('frank.new@example.com')).statusCode, 200);
+      assert.equal(code(await post('/api/collections/users/confirm-email-change', { token, password: PASSWORD }, { ip })), 'email_token_invalid');
+    });
+
+    it('refuses to confirm an email change to an address taken in the meantime', async () => {
+      await signUp('gina@example.com');
+      const { token: access } = (await signIn('gina@example.com')).json() as { token: string };
+      const ip = freshIp();
+      assert.equal((await post('/api/collections/users/request-email-change', { newEmail: 'gina.new@example.com' }, { ip, token: access })).statusCode, 204);
+      const token = tokenFrom(await smtp.waitFor('gina.new@example.com'));
+      await signUp('gina.new@example.com');
+      const r = await post('/api/collections/users/confirm-email-change', { token, password: PASSWORD }, { ip });
+      assert.equal(r.statusCode, 400);
+      assert.equal(code(r), 'validation_failed');
+      assert.match(r.body, /validation_not_unique/);
+    });
+
+    it('signs in with an email OTP (SDK shape), marks the email verified, single use', async () => {
+      const id = await signUp('henry@example.com');
+      const ip = freshIp();
+      const r = await post('/api/collections/users/request-otp', { email: 'henry@example.com' }, { ip });
+      assert.equal(r.statusCode, 200, r.body);
+      const { otpId } = r.json() as { otpId: string };
+      const mail = await smtp.waitFor('henry@example.com', (m) => m.subject === 'OTP for Acme');
+      const otp = otpFrom(mail);
+      assert.match(otp, /^\d{6}$/);
+      const auth = await post('/api/collections/users/auth-with-otp', { otpId, password: otp }, { ip, ua: 'basalt-tests' });
+      assert.equal(auth.statusCode, 200, auth.body);
+      const body = auth.json() as { token: string; record: { id: string; verified: boolean }; refreshToken: string };
+      assert.equal(body.record.id, id);
+      assert.equal(body.record.verified, true);
+      assert.equal(typeof body.refreshToken, 'string');
+      const claims = JSON.parse(Buffer.from(body.token.split('.')[1], 'base64url').toString()) as { amr?: string[] };
+      assert.deepEqual(claims.amr, ['otp']);
+      const again = await post('/api/collections/users/auth-with-otp', { otpId, password: otp }, { ip });
+      assert.equal(again.statusCode, 400);
+      assert.equal(code(again), 'otp_invalid');
+      assert.ok(!auth.body.includes(otp) || body.token.includes(otp), 'the code is not echoed');
+    });
+
+    it('burns an OTP after 5 wrong tries; a fake otpId fails the same way', async () => {
+      await signUp('ivan@example.com');
+      const ip = freshIp();
+      const { otpId } = (await post('/api/collections/users/request-otp', { email: 'ivan@example.com' }, { ip })).json() as { otpId: string };
+      const otp = otpFrom(await smtp.waitFor('ivan@example.com'));
+      const wrong = otp === '000000' ? '111111' : '000000';
+      for (let i = 0; i < 5; i++) {
+        const r = await post('/api/collections/users/auth-with-otp', { otpId, password: wrong }, { ip });
+        assert.equal(r.statusCode, 400);
+        assert.equal(code(r), 'otp_invalid');
+      }
+      const burnt = await post('/api/collections/users/auth-with-otp', { otpId, password: otp }, { ip });
+      assert.equal(burnt.statusCode, 400);
+      assert.equal(code(burnt), 'otp_invalid');
+      const { otpId: fake } = (await post('/api/collections/users/request-otp', { email: 'nobody.ivan@example.com' }, { ip })).json() as { otpId: string };
+      const f = await post('/api/collections/users/auth-with-otp', { otpId: fake, password: otp }, { ip });
+      assert.equal(f.statusCode, 400);
+      assert.equal(code(f), 'otp_invalid');
+      const missing = await post('/api/collections/users/auth-with-otp', { otpId }, { ip });
+      assert.equal(code(missing), 'validation_failed');
+    });
+
+    it('OTP is refused where the collection has not enabled it; auth-methods reports it', async () => {
+      const ip = freshIp();
+      const req = await post('/api/collections/members/request-otp', { email: 'someone@example.com' }, { ip });
+      assert.equal(req.statusCode, 403);
+      assert.equal(code(req), 'otp_disabled');
+      const auth = await post('/api/collections/members/auth-with-otp', { otpId: 'abcdefghijklmno', password: '123456' }, { ip });
+      assert.equal(auth.statusCode, 403);
+      assert.equal(code(auth), 'otp_disabled');
+      const methods = async (c: string) => ((await t.app.http.inject({ method: 'GET', url: `/api/collections/${c}/auth-methods` })).json() as { otp: unknown }).otp;
+      assert.deepEqual(await methods('users'), { enabled: true, duration: 300 });
+      assert.deepEqual(await methods('members'), { enabled: false, duration: 180 });
+    });
+
+    it('rate-limits mail requests per address and per IP with 429 and the RateLimit headers', async () => {
+      await signUp('kate@example.com');
+      // Per address (5 an hour), whatever the IP.
+      for (let i = 0; i < 5; i++) assert.equal((await post('/api/collections/users/request-password-reset', { email: 'kate@example.com' }, { ip: freshIp() })).statusCode, 204);
+      const limited = await post('/api/collections/users/request-password-reset', { email: 'kate@example.com' }, { ip: freshIp() });
+      assert.equal(limited.statusCode, 429);
+      assert.equal(code(limited), 'rate_limited');
+      assert.match(String(limited.headers['ratelimit-policy']), /"email-request-identity";q=5;w=3600/);
+      assert.match(String(limited.headers.ratelimit), /"email-request-identity";r=0;t=\d+/);
+      assert.ok(Number(limited.headers['retry-after']) > 0);
+      // Unknown addresses are counted the same way (no enumeration through the limiter).
+      for (let i = 0; i < 5; i++) await post('/api/collections/users/request-password-reset', { email: 'ghost@example.com' }, { ip: freshIp() });
+      assert.equal((await post('/api/collections/users/request-password-reset', { email: 'ghost@example.com' }, { ip: freshIp() })).statusCode, 429);
+      // Per IP (8 an hour in this suite), whatever the address.
+      const ip = freshIp();
+      for (let i = 0; i < 8; i++) assert.equal((await post('/api/collections/users/request-otp', { email: `ip${i}@example.com` }, { ip })).statusCode, 200);
+      const perIp = await post('/api/collections/users/request-otp', { email: 'ip9@example.com' }, { ip });
+      assert.equal(perIp.statusCode, 429);
+      assert.match(String(perIp.headers.ratelimit), /"email-request-ip";r=0/);
+    });
+
+    it('mails a new-device notice for a new user agent, not for the first sign-in or a known device', async () => {
+      await signUp('lena@example.com');
+      const notices = () => smtp.to('lena@example.com').filter((m) => m.subject === 'Sign-in from a new device');
+      assert.equal((await signIn('lena@example.com', PASSWORD, 'Firefox/1 on Laptop')).statusCode, 200);
+      await t.app.authEmail.drain();
+      assert.equal(notices().length, 0, 'first sign-in: no notice');
+      assert.equal((await signIn('lena@example.com', PASSWORD, 'Firefox/1 on Laptop')).statusCode, 200);
+      await t.app.authEmail.drain();
+      assert.equal(notices().length, 0, 'known device: no notice');
+      assert.equal((await signIn('lena@example.com', PASSWORD, 'Safari/2 on Phone')).statusCode, 200);
+      const notice = await smtp.waitFor('lena@example.com', (m) => m.subject === 'Sign-in from a new device');
+      assert.match(notice.text, /Safari\/2 on Phone/);
+      assert.match(notice.text, /Acme/);
+    });
+
+    it('audits every flow without tokens or codes', async () => {
+      await t.app.authEmail.drain();
+      const entries = await t.app.audit.list(0, 10_000, 'auth.');
+      const actions = new Set(entries.map((e) => `${e.action}:${e.outcome}`));
+      for (const a of ['auth.verification_request:success', 'auth.verification_request:failure', 'auth.verified:success', 'auth.verified:failure',
+        'auth.password_reset_request:success', 'auth.password_reset_request:failure', 'auth.password_reset:success', 'auth.password_reset:failure',
+        'auth.email_change_request:success', 'auth.email_change:success', 'auth.email_change:failure', 'auth.otp_request:success', 'auth.otp_request:failure']) {
+        assert.ok(actions.has(a), `missing audit ${a}`);
+      }
+      const otpSignIns = entries.filter((e) => e.action === 'auth.signin' && (e.details as { method?: string }).method === 'otp');
+      assert.ok(otpSignIns.some((e) => e.outcome === 'success') && otpSignIns.some((e) => e.outcome === 'failure'));
+      const text = JSON.stringify(entries);
+      for (const m of smtp.mails) {
+        const tok = /The token: (\S+)/.exec(m.text)?.[1];
+        if (tok) assert.ok(!text.includes(tok), 'no token in the audit trail');
+      }
+    });
+  });
+
+  describe(`auth email flows without SMTP (${dialect})`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(dialect);
+      await createCollection(t, { name: 'users', type: 'auth', createRule: '', fields: [], otp: { enabled: true } });
+      const r = await t.app.http.inject({ method: 'POST', url: '/api/collections/users/records', payload: { email: 'known@example.com', password: PASSWORD, passwordConfirm: PASSWORD } });
+      assert.equal(r.statusCode, 200, r.body);
+    });
+    after(async () => t?.dispose());
+
+    it('answers 503 mail_unavailable for known and unknown addresses alike', async () => {
+      for (const path of ['request-verification', 'request-password-reset', 'request-otp']) {
+        const known = await t.app.http.inject({ method: 'POST', url: `/api/collections/users/${path}`, payload: { email: 'known@example.com' } });
+        const unknown = await t.app.http.inject({ method: 'POST', url: `/api/collections/users/${path}`, payload: { email: 'unknown@example.com' } });
+        assert.equal(known.statusCode, 503, path);
+        assert.equal((known.json() as { code: string }).code, 'mail_unavailable');
+        assert.equal(known.body.replace(/"(traceId|requestId|instance)":"[^"]*"/g, ''), unknown.body.replace(/"(traceId|requestId|instance)":"[^"]*"/g, ''), path);
+      }
+    });
+
+    it('still signs in without SMTP (no notice to send)', async () => {
+      for (const ua of ['a', 'b']) {
+        const r = await t.app.http.inject({ method: 'POST', url: '/api/collections/users/auth-with-password', headers: { 'user-agent': ua }, payload: { identity: 'known@example.com', password: PASSWORD } });
+        assert.equal(r.statusCode, 200, r.body);
+      }
+    });
+  });
+}

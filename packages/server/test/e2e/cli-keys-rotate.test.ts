@@ -1,0 +1,206 @@
+/**
+ * `basalt keys rotate` and `basalt keys new-master` as operators run them: values sealed under key A
+ * are re-wrapped under B with encryptionKeys = [B, A], after which [B] alone reads everything (secret
+ * fields and stored idempotent answers); a second run re-wraps nothing (resuming is re-running);
+ * a value that cannot be opened makes the command exit 1, naming where it is, never what it is.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { createApp, loadConfig, type BasaltApp } from '../../src/app/index.ts';
+import { newMasterKeyEntry, parseMasterKeys, SecretBox } from '../../src/secrets/index.ts';
+import { rotateSealedValues } from '../../src/records/index.ts';
+import { dialects } from '../support/databases.ts';
+import { SUPERUSER_EMAIL, SUPERUSER_PASSWORD } from '../support/app.ts';
+import { freshServerData, runCli, type ServerData } from '../support/server-process.ts';
+
+type Json = Record<string, any>;
+
+/** An in-process app on the server data, with these master keys, and a superuser token. */
+async function openApp(data: ServerData, keys: string[]): Promise<{ app: BasaltApp; token: string }> {
+  const config = {
+    ...loadConfig({ dataDir: data.dir, databaseUrl: data.databaseUrl, databaseSchema: data.databaseSchema, migrationsDir: data.migrationsDir }, {}),
+    encryptionKeys: keys,
+    logLevel: 'silent' as const,
+  };
+  const app = await createApp(config, { logger: pino({ level: 'silent' }) });
+  await app.auth.upsertSuperuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD);
+  const { token } = await app.auth.authWithPassword('_superusers', SUPERUSER_EMAIL, SUPERUSER_PASSWORD, { ip: '127.0.0.1', userAgent: 'basalt-tests' });
+  return { app, token };
+}
+
+async function call(app: BasaltApp, token: string, method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await app.http.inject({ method, url, headers: { authorization: token, ...headers }, ...(body === undefined ? {} : { payload: body as Json }) });
+  return { status: res.statusCode, body: res.json() as Json, headers: res.headers };
+}
+
+/** Write a JSON configuration file with these keys; answers the `--config` flag pair. */
+function configFile(data: ServerData, name: string, keys: string[]): string[] {
+  const file = join(data.dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ encryptionKeys: keys }));
+  return ['--config', file];
+}
+
+/** The key id every stored secret value of `table` is wrapped by. */
+async function keyIds(app: BasaltApp, table: string, column: string): Promise<string[]> {
+  const q = app.db.dialect.quoteIdent;
+  const rows = await app.db.all<{ v: string }>(`SELECT ${q(column)} AS v FROM ${q(table)} WHERE ${q(column)} != ''`);
+  return [...new Set(rows.map((r) => r.v.split('.')[1]))].sort();
+}
+
+for (const dialect of dialects()) {
+  describe(`basalt keys rotate (${dialect})`, () => {
+    it('re-wraps every sealed value with the new key; the old key can then be removed; a second run re-wraps nothing', async (t) => {
+      const data = freshServerData(dialect);
+      t.after(() => data.cleanup());
+      const keyA = newMasterKeyEntry('A');
+      const keyB = newMasterKeyEntry('B');
+
+      // Seal under A: secret fields of two collections (one value left empty) and a stored idempotent answer.
+      const secrets = new Map<string, string>();
+      {
+        const { app, token } = await openApp(data, [keyA]);
+        try {
+          for (const name of ['vault', 'creds']) {
+            const c = await call(app, token, 'POST', '/api/collections', { name, listRule: '', viewRule: '', fields: [{ name: 'apiKey', type: 'secret' }, { name: 'note', type: 'secret', hidden: true }] });
+            assert.equal(c.status, 200);
+          }
+          for (let i = 0; i < 7; i++) {
+            const collection = i % 2 ? 'vault' : 'creds';
+            const value = `secret-${i}-${'x'.repeat(i)}`;
+            const r = await call(app, token, 'POST', `/api/collections/${collection}/records`, { apiKey: value, note: i === 3 ? '' : `note-${i}` }, { 'idempotency-key': `key-${i}` });
+            assert.equal(r.status, 200);
+            secrets.set(`${collection}/${r.body.id}`, value);
+          }
+          assert.deepEqual(await keyIds(app, 'vault', 'apiKey'), ['A']);
+        } finally {
+          await app.close();
+        }
+      }
+
+      // Usage: --help, and a bad subcommand is a usage error.
+      const help = await runCli(['keys', '--help']);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /rotate-signing[\s\S]*rotate[\s\S]*new-master/);
+      assert.equal((await runCli(['keys', 'rotate', 'extra', ...data.flags()])).code, 2);
+
+      // [B, A]: rotate. 7 × apiKey + 6 non-empty notes + 7 stored answers.
+      const first = await runCli(['keys', 'rotate', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /active encryption key "B": re-wrapped 20, already current 0, unreadable 0/);
+      const again = await runCli(['keys', 'rotate', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /re-wrapped 0, already current 20, unreadable 0/);
+
+      // [B] alone reads every value, and replays the stored answers.
+      const { app, token } = await openApp(data, [keyB]);
+      try {
+        assert.deepEqual(await keyIds(app, 'vault', 'apiKey'), ['B']);
+        assert.deepEqual(await keyIds(app, '_idempotency', 'response'), ['B']);
+        for (const [path, value] of secrets) {
+          const [collection, id] = path.split('/');
+          const r = await call(app, token, 'GET', `/api/collections/${collection}/records/${id}`);
+          assert.equal(r.status, 200, JSON.stringify(r.body));
+          assert.equal(r.body.apiKey, value);
+        }
+        const replay = await call(app, token, 'POST', '/api/collections/creds/records', { apiKey: 'secret-0-', note: 'note-0' }, { 'idempotency-key': 'key-0' });
+        assert.equal(replay.status, 200);
+        assert.equal(replay.headers['idempotent-replayed'], 'true');
+        assert.equal(replay.body.apiKey, 'secret-0-');
+        const audit = await app.db.all<{ outcome: string; details: string }>(`SELECT outcome, details FROM _audit WHERE action = 'keys.rotate_encryption' ORDER BY seq`);
+        assert.deepEqual(audit.map((a) => a.outcome), ['success', 'success']);
+        assert.equal(JSON.parse(audit[0].details).rewrapped, 20);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('exits 1 and names (table, record, field) every value it cannot open, never the value', async (t) => {
+      const data = freshServerData(dialect);
+      t.after(() => data.cleanup());
+      const keyA = newMasterKeyEntry('A');
+      const keyB = newMasterKeyEntry('B');
+      const { app, token } = await openApp(data, [keyA]);
+      let moved = '';
+      let foreign = '';
+      try {
+        await call(app, token, 'POST', '/api/collections', { name: 'vault', fields: [{ name: 'apiKey', type: 'secret' }] });
+        const a = await call(app, token, 'POST', '/api/collections/vault/records', { apiKey: 'value-of-a' });
+        const b = await call(app, token, 'POST', '/api/collections/vault/records', { apiKey: 'value-of-b' });
+        const c = await call(app, token, 'POST', '/api/collections/vault/records', { apiKey: 'value-of-c' });
+        // b gets a's sealed value (moved); c gets a value sealed under a key nobody configured.
+        const sealedA = (await app.db.get<{ v: string }>('SELECT "apiKey" AS v FROM vault WHERE id = ?', [a.body.id]))!.v;
+        await app.db.run('UPDATE vault SET "apiKey" = ? WHERE id = ?', [sealedA, b.body.id]);
+        const stranger = new SecretBox(parseMasterKeys([newMasterKeyEntry('C')]));
+        const vault = app.registry.get('vault');
+        const field = vault.fields.find((f) => f.name === 'apiKey')!;
+        await app.db.run('UPDATE vault SET "apiKey" = ? WHERE id = ?', [stranger.seal('value-of-c', `${vault.id}/${c.body.id}/${field.id}`), c.body.id]);
+        moved = b.body.id;
+        foreign = c.body.id;
+      } finally {
+        await app.close();
+      }
+      const r = await runCli(['keys', 'rotate', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /re-wrapped 1, already current 0, unreadable 2/);
+      assert.match(r.stderr, new RegExp(`cannot open vault ${moved} apiKey`));
+      assert.match(r.stderr, new RegExp(`cannot open vault ${foreign} apiKey`));
+      assert.doesNotMatch(r.stdout + r.stderr, /value-of|bse1\./, 'no plaintext or ciphertext in the output');
+    });
+
+    it('works through each table in primary-key batches, and an interrupted run resumes by running again (in process)', async (t) => {
+      const data = freshServerData(dialect);
+      t.after(() => data.cleanup());
+      const keyA = newMasterKeyEntry('A');
+      const keyB = newMasterKeyEntry('B');
+      {
+        const { app, token } = await openApp(data, [keyA]);
+        try {
+          await call(app, token, 'POST', '/api/collections', { name: 'vault', fields: [{ name: 'apiKey', type: 'secret' }] });
+          const requests = Array.from({ length: 11 }, (_, i) => ({ method: 'POST', url: '/api/collections/vault/records', body: { apiKey: `v${i}` } }));
+          assert.equal((await call(app, token, 'POST', '/api/batch', { requests })).status, 200);
+        } finally {
+          await app.close();
+        }
+      }
+      const { app } = await openApp(data, [keyB, keyA]);
+      try {
+        // Interrupted after its first batch: that batch stays committed, the rest is still under A.
+        await assert.rejects(rotateSealedValues(app.db, app.registry, app.secrets, { batchRows: 3, progress: () => { throw new Error('killed'); } }), /killed/);
+        assert.deepEqual(await keyIds(app, 'vault', 'apiKey'), ['A', 'B']);
+        // Running it again is the resume: the first three are already current.
+        const resumed = await rotateSealedValues(app.db, app.registry, app.secrets, { batchRows: 3 });
+        assert.deepEqual([resumed.rewrapped, resumed.current], [8, 3]);
+        // Start over with 11 rows under A, to count the batches.
+        const rows = Array.from({ length: 11 }, (_, i) => ({ id: `rec${String(i).padStart(12, '0')}`, v: `v${i}` }));
+        const sealer = new SecretBox(parseMasterKeys([keyA]));
+        const vault = app.registry.get('vault');
+        const field = vault.fields.find((f) => f.name === 'apiKey')!;
+        await app.db.run('DELETE FROM vault');
+        for (const r of rows) await app.db.run('INSERT INTO vault (id, "apiKey") VALUES (?, ?)', [r.id, sealer.seal(r.v, `${vault.id}/${r.id}/${field.id}`)]);
+        const batches: number[] = [];
+        const report = await rotateSealedValues(app.db, app.registry, app.secrets, { batchRows: 3, progress: (table, r) => table === 'vault' && batches.push(r.rewrapped) });
+        assert.equal(report.rewrapped, 11);
+        assert.equal(report.unreadable, 0);
+        assert.deepEqual(batches, [3, 6, 9, 11], 'four batches of at most three rows');
+        assert.deepEqual(await keyIds(app, 'vault', 'apiKey'), ['B']);
+        const list = await app.http.inject({ method: 'GET', url: '/api/collections/vault/records?perPage=100&sort=id', headers: { authorization: (await app.auth.authWithPassword('_superusers', SUPERUSER_EMAIL, SUPERUSER_PASSWORD, { ip: '127.0.0.1', userAgent: 't' })).token } });
+        assert.deepEqual((list.json() as Json).items.map((r: Json) => r.apiKey), rows.map((r) => r.v));
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('new-master prints a usable key entry', async () => {
+      const r = await runCli(['keys', 'new-master', 'prod-2026']);
+      assert.equal(r.code, 0, r.stderr);
+      const [key] = parseMasterKeys([r.stdout.trim()]);
+      assert.equal(key.id, 'prod-2026');
+      const dflt = await runCli(['keys', 'new-master']);
+      assert.equal(parseMasterKeys([dflt.stdout.trim()])[0].id.startsWith('k'), true);
+      assert.equal((await runCli(['keys', 'new-master', 'not valid!'])).code, 2);
+    });
+  });
+}
