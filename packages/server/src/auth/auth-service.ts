@@ -188,6 +188,16 @@ export class AuthService {
     return { firstSignIn: false, knownDevice: await this.#refresh.knownDevice(e.collection.id, id, e.client.userAgent, e.session) };
   }
 
+  /**
+   * True when the caller signed in (with any method) within `withinMs`: the token's session started
+   * that recently. Refreshing a token does not make a sign-in recent.
+   */
+  async signedInRecently(principal: Principal, withinMs: number): Promise<boolean> {
+    if ((principal.kind !== 'superuser' && principal.kind !== 'record') || !principal.session) return false;
+    const started = await this.#refresh.sessionStarted(principal.session);
+    return started !== undefined && Date.now() - started <= withinMs;
+  }
+
   /** The caller's live sessions; `current` marks the one its token belongs to. */
   async sessions(principal: Principal): Promise<{ id: string; created: string; lastUsed: string; expires: string; amr: string[]; ip: string; userAgent: string; current: boolean }[]> {
     const { collectionId, recordId } = this.#owner(principal);

@@ -10,3 +10,4 @@ export { EmailTokens, type EmailTokenGrant, type EmailTokenPurpose } from './ema
 export { OtpCodes, OTP_MAX_ATTEMPTS, otpCode, type OtpGrant } from './otp-codes.ts';
 export { RoleDirectory, type Grants } from './roles.ts';
 export { ApiKeys, API_KEY_DEFAULT_DAYS, API_KEY_MAX_DAYS, type ApiKeyInfo, type NewApiKey } from './api-keys.ts';
+export { MfaChallenges, MfaFactors, passkeySettings, type MfaStatus, type PasskeyInfo, type PasskeySettings } from './mfa/index.ts';

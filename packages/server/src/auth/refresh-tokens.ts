@@ -89,6 +89,12 @@ export class RefreshTokens {
     return row !== undefined;
   }
 
+  /** When a session signed in (ms since the epoch), or undefined for an unknown session. */
+  async sessionStarted(session: string): Promise<number | undefined> {
+    const row = await this.#db.get<{ created: string }>('SELECT created FROM _sessions WHERE id = ?', [session]);
+    return row ? new Date(row.created.replace(' ', 'T')).getTime() : undefined;
+  }
+
   /** How a session signed in (empty for a session this node does not know). */
   async sessionAmr(session: string): Promise<string[]> {
     const row = await this.#db.get<{ amr: string }>('SELECT amr FROM _sessions WHERE id = ?', [session]);

@@ -39,6 +39,8 @@ export const errorCatalogue = {
   oauth_identity_taken: { status: 409, message: 'This provider account is already linked to another account.' },
   oauth_provider_error: { status: 502, message: 'The OAuth2 provider could not be reached or answered unexpectedly.' },
   forbidden: { status: 403, message: 'You are not allowed to perform this request.' },
+  // Sensitive account changes need a recent sign-in or a fresh password/code in the request.
+  reauthentication_required: { status: 403, message: 'Sign in again, or confirm with your password or a current authenticator code.' },
   superuser_required: { status: 403, message: 'Only superusers can perform this action.' },
   rule_denied: { status: 403, message: 'The access rule denied this request.' },
   // PocketBase answers a failed create rule with 400 "Failed to create record."; we keep its status.

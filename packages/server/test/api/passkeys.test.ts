@@ -68,6 +68,20 @@ for (const dialect of dialects()) {
     const alice = new SoftAuthenticator({ origin });
     let aliceAccount: { id: string; token: string };
 
+    it('adding a passkey needs a recent sign-in or the password: a stolen older token cannot plant one', async () => {
+      const mallory = await account('stale@example.com');
+      // Age the token's session past the recent-sign-in window (as a token stolen an hour ago would be).
+      const sid = (JSON.parse(Buffer.from(mallory.token.split('.')[1], 'base64url').toString('utf8')) as { sid: string }).sid;
+      await t.app.db.run('UPDATE _sessions SET created = ? WHERE id = ?', [new Date(Date.now() - 3_600_000).toISOString().replace('T', ' '), sid]);
+      const stale = await inject('POST', '/api/collections/users/passkeys/options', {}, mallory.token);
+      assert.equal(stale.statusCode, 403, stale.body);
+      assert.equal(code(stale), 'reauthentication_required');
+      const wrong = await inject('POST', '/api/collections/users/passkeys/options', { password: 'not the password' }, mallory.token);
+      assert.equal(wrong.statusCode, 400, wrong.body);
+      const proved = await inject('POST', '/api/collections/users/passkeys/options', { password }, mallory.token);
+      assert.equal(proved.statusCode, 200, proved.body);
+    });
+
     it('registers a passkey for the signed-in record; the registration answer works once', async () => {
       aliceAccount = await account('alice@example.com');
       const options = await registrationOptions(aliceAccount.token);
@@ -243,6 +257,22 @@ for (const dialect of dialects()) {
       const signIn = audit.find((e) => e.action === 'auth.signin' && e.outcome === 'success' && (e.details as { method?: string }).method === 'passkey');
       assert.ok(signIn);
       assert.ok(Array.isArray((signIn.details as { amr?: unknown }).amr));
+    });
+
+    it('bad passkey input is a 4xx, never a 5xx', async () => {
+      const bob = ((await inject('POST', '/api/collections/users/auth-with-password', { identity: 'bob@example.com', password })).json() as { token: string }).token;
+      const cd = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const live = (await signInOptions()).challenge;
+      const credentials: unknown[] = [null, 'x', [], { response: null }, { id: 7, response: { clientDataJSON: cd({ challenge: live }) } },
+        { id: 'a', rawId: 'b', type: 'public-key', response: { clientDataJSON: cd({ challenge: (await signInOptions()).challenge, type: 'webauthn.get', origin }), authenticatorData: '!!', signature: 5 } },
+        { id: 'a', rawId: 'a', type: 'public-key', response: { clientDataJSON: cd({ challenge: (await registrationOptions(bob)).challenge, type: 'webauthn.create', origin }), attestationObject: 'AAAA' } },
+        { id: 'a', response: { clientDataJSON: 'not base64 json' } }, { response: { clientDataJSON: cd([1, 2]) } }];
+      for (const credential of credentials) {
+        for (const [url, token] of [['/api/collections/users/auth-with-passkey', undefined], ['/api/collections/users/passkeys', bob]] as const) {
+          const res = await inject('POST', url, { credential, name: 'x' }, token);
+          assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${url} ${JSON.stringify(credential)}: ${res.statusCode} ${res.body}`);
+        }
+      }
     });
 
     it('deleting a record deletes its passkeys', async () => {

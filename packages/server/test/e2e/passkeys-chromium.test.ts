@@ -16,7 +16,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { dialects } from '../support/databases.ts';
 import { startTestApp, createCollection, type TestApp } from '../support/app.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
+/** Debian's Chromium (this machine, `.ci/run` installs it), or `BASALT_TEST_CHROMIUM` (e.g. Chrome on GitHub's runners). */
+const CHROMIUM = process.env.BASALT_TEST_CHROMIUM || '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const password = 'correct horse 1';
 

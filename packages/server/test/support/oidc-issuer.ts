@@ -63,6 +63,11 @@ export async function startIssuer(): Promise<TestIssuer> {
     // A signing key of the test's own (the provider's built-in development keys are shared by everyone).
     jwks: { keys: [{ ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'test-key', use: 'sig', alg: 'RS256' }] },
     features: { devInteractions: { enabled: true } },
+    ttl: { AuthorizationCode: 60, Interaction: 600, Session: 600, Grant: 600, AccessToken: 600, IdToken: 600 },
+    renderError(ctx, out) {
+      ctx.type = 'json';
+      ctx.body = out;
+    },
     async findAccount(_ctx, sub) {
       const claims = accounts.get(sub);
       if (!claims) return undefined;

@@ -167,6 +167,7 @@ function fixedSchemas(): Record<string, unknown> {
         instance: { type: 'string', format: 'uri-reference' },
         code: { type: 'string', enum: codes, description: 'Stable, machine-readable error code.' },
         message: { type: 'string', description: 'Human-readable message (PocketBase compatible).' },
+        mfaId: { type: 'string', description: 'With `mfa_required` (401): the first factor is proven; sign in with another method and this id.' },
         data: {
           type: 'object', additionalProperties: true,
           description: 'Details; for validation errors, one entry per field: `{ "title": { "code": "validation_required", "message": "Cannot be blank." } }`.',
@@ -225,6 +226,7 @@ function fixedSchemas(): Record<string, unknown> {
         identity: { type: 'string', description: 'The email (or another identity field) of the account.' },
         password: { type: 'string', format: 'password', writeOnly: true },
         identityField: { type: 'string', description: 'Which identity field to match; by default any of them.' },
+        mfaId: { type: 'string', description: 'MFA: the `mfaId` of a first factor of another method (also accepted as a query parameter).' },
       },
     },
     BatchRequest: {
@@ -421,6 +423,7 @@ function recordPaths(c: Collection, base: string): Record<string, unknown> {
         tags: [tag], operationId: `authMethods${base}`, summary: `How to sign in to ${c.name}`,
         description: 'The sign-in methods this collection offers (PocketBase shape).',
         security: AUTH_OPTIONAL,
+        parameters: [{ name: 'redirectURL', in: 'query', required: false, schema: { type: 'string', format: 'uri' }, description: 'Basalt: pin the OAuth2 flows to this redirect URI; each `authURL` is then complete, and `auth-with-oauth2` refuses any other redirect URI (`oauth_redirect_mismatch`).' }],
         responses: {
           200: {
             description: 'Sign-in methods.',
@@ -428,7 +431,23 @@ function recordPaths(c: Collection, base: string): Record<string, unknown> {
               type: 'object', required: ['password', 'oauth2', 'mfa', 'otp'],
               properties: {
                 password: { type: 'object', properties: { enabled: { type: 'boolean' }, identityFields: { type: 'array', items: { type: 'string' } } } },
-                oauth2: { type: 'object', properties: { enabled: { type: 'boolean' }, providers: { type: 'array', items: { type: 'object' } } } },
+                oauth2: {
+                  type: 'object',
+                  properties: {
+                    enabled: { type: 'boolean' },
+                    providers: {
+                      type: 'array',
+                      description: 'One new single-use sign-in flow per provider (expires after 10 minutes). Append your redirect URI to `authURL` (it ends in `redirect_uri=`), unless the flow was pinned with `redirectURL`.',
+                      items: {
+                        type: 'object', required: ['name', 'displayName', 'state', 'authURL', 'codeVerifier', 'codeChallenge', 'codeChallengeMethod'],
+                        properties: {
+                          name: { type: 'string' }, displayName: { type: 'string' }, state: { type: 'string' }, authURL: { type: 'string' },
+                          codeVerifier: { type: 'string' }, codeChallenge: { type: 'string' }, codeChallengeMethod: { type: 'string', enum: ['S256'] },
+                        },
+                      },
+                    },
+                  },
+                },
                 mfa: { type: 'object', properties: { enabled: { type: 'boolean' }, duration: { type: 'integer' } } },
                 otp: { type: 'object', properties: { enabled: { type: 'boolean' }, duration: { type: 'integer' } } },
               },
@@ -436,6 +455,68 @@ function recordPaths(c: Collection, base: string): Record<string, unknown> {
           },
           ...errors(404),
         },
+      },
+    };
+    paths[`/api/collections/${c.name}/auth-with-oauth2`] = {
+      post: {
+        tags: [tag], operationId: `authWithOAuth2${base}`, summary: `Sign in to ${c.name} with an OAuth2 / OpenID Connect provider`,
+        description: 'Completes a flow from `auth-methods`: the flow is found by `state` (Basalt) or by the PKCE `codeVerifier` (PocketBase), used once, and the code is exchanged with the provider. '
+          + 'Signs in the linked account, links a provider account whose verified email matches a verified account, or creates an account (the create rule applies; `createData` cannot set `email` or `verified`). '
+          + 'A signed-in caller of this collection links the provider account to itself. `meta` carries the provider profile, never its tokens. See docs/oauth.md.',
+        security: AUTH_OPTIONAL,
+        requestBody: {
+          required: true,
+          content: json({
+            type: 'object', required: ['provider', 'code', 'redirectURL'],
+            properties: {
+              provider: { type: 'string' }, code: { type: 'string' }, codeVerifier: { type: 'string', minLength: 43, maxLength: 128 },
+              redirectURL: { type: 'string', description: 'Exactly the redirect URI of the authorization request.' },
+              state: { type: 'string', description: 'Basalt: the `state` the provider sent back.' },
+              iss: { type: 'string', description: 'Basalt: the `iss` the provider sent back (RFC 9207), if any.' },
+              createData: { type: 'object', additionalProperties: true, description: 'Values for a new account (not `email`, `verified`).' },
+              mfaId: { type: 'string' },
+            },
+          }),
+        },
+        responses: {
+          200: {
+            description: 'Signed in.',
+            content: json({
+              allOf: [schemaRef(`${base}AuthResponse`), {
+                type: 'object',
+                properties: {
+                  meta: {
+                    type: 'object',
+                    properties: { id: { type: 'string' }, name: { type: 'string' }, username: { type: 'string' }, email: { type: 'string' }, avatarURL: { type: 'string' }, isNew: { type: 'boolean' }, rawUser: { type: 'object' } },
+                  },
+                },
+              }],
+            }),
+          },
+          ...errors(400, 401, 403, 404, 409, 429),
+          502: { description: 'The provider could not be reached or answered unexpectedly (`oauth_provider_error`).', content: { 'application/problem+json': { schema: schemaRef('Problem') } } },
+        },
+      },
+    };
+    paths[`/api/collections/${c.name}/oauth2-identities`] = {
+      get: {
+        tags: [tag], operationId: `listOAuth2Identities${base}`, summary: `List the provider accounts linked to the caller's ${c.name} record`,
+        security: AUTH_REQUIRED,
+        responses: {
+          200: {
+            description: 'Linked identities (no provider tokens).',
+            content: json({ type: 'object', properties: { items: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, provider: { type: 'string' }, providerId: { type: 'string' }, email: { type: 'string' }, created: { type: 'string' }, updated: { type: 'string' } } } } } }),
+          },
+          ...errors(401, 403, 404),
+        },
+      },
+    };
+    paths[`/api/collections/${c.name}/oauth2-identities/{id}`] = {
+      delete: {
+        tags: [tag], operationId: `unlinkOAuth2Identity${base}`, summary: `Unlink a provider account from the caller's ${c.name} record`,
+        security: AUTH_REQUIRED,
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { 204: { description: 'Unlinked.' }, ...errors(401, 403, 404) },
       },
     };
     paths[`/api/collections/${c.name}/auth-sessions`] = {

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RestDeps } from './rest-deps.ts';
 import { clientInfo, principalOf } from './request-context.ts';
 import { respond } from './respond.ts';
+import { mfaIdOf } from './mfa-routes.ts';
 import { clientKey, failureDelay, type Hit } from './rate-limit.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import type { AuthEmailFlows } from '../../auth/index.ts';
@@ -119,7 +120,7 @@ export function registerAuthEmailRoutes(app: FastifyInstance, deps: RestDeps): v
     }
     const target = `${checked.collection.name}/${String(checked.row.id)}`;
     try {
-      const result = await deps.auth.signIn(checked.collection, checked.row, ['otp'], clientInfo(request), { mfaId: body.mfaId });
+      const result = await deps.auth.signIn(checked.collection, checked.row, ['otp'], clientInfo(request), { mfaId: mfaIdOf(request) });
       await deps.audit.record({ action: 'auth.signin', outcome: 'success', actor: `${checked.collection.name}:${String(checked.row.id)}`, target, ip: request.ip, details: { method: 'otp' } });
       return respond(request, reply, deps.metrics, result);
     } catch (e) {

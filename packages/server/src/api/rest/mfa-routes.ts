@@ -10,7 +10,7 @@ import { respond } from './respond.ts';
 import { clientKey, failureDelay, type Hit } from './rate-limit.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import { authOptions, type Collection } from '../../schema/index.ts';
-import { MfaFactors, passkeySettings, type PasskeySettings } from '../../auth/mfa/index.ts';
+import { MfaFactors, passkeySettings, type PasskeySettings } from '../../auth/index.ts';
 import { verifyPassword } from '../../tools/index.ts';
 
 type Params = { Params: { collection: string } };
@@ -36,6 +36,9 @@ function bodyOf(request: FastifyRequest): Body {
   const b = request.body;
   return b && typeof b === 'object' && !Array.isArray(b) ? (b as Body) : {};
 }
+
+/** How recent a sign-in must be to add a factor without re-entering the password or a code. */
+export const RECENT_SIGN_IN_MS = 10 * 60 * 1000;
 
 /** Register the MFA routes. */
 export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
@@ -101,6 +104,20 @@ export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
     }
   }
 
+  /**
+   * Adding a factor needs a sign-in of the last few minutes, or a fresh proof (password or TOTP code):
+   * a stolen access token alone must not let an attacker plant a passkey (a lasting, passwordless way
+   * in) or an authenticator.
+   */
+  async function recentOrProve(request: FastifyRequest<Params>, reply: FastifyReply, o: Awaited<ReturnType<typeof owner>>, action: string): Promise<void> {
+    if (await deps.auth.signedInRecently(await principalOf(request, deps.auth), RECENT_SIGN_IN_MS)) return;
+    const body = bodyOf(request);
+    if (body.code === undefined && body.password === undefined) {
+      throw new BasaltError('reauthentication_required');
+    }
+    await prove(request, reply, o, action);
+  }
+
   // ---- the signed-in record's factors ----
 
   app.get<Params>('/api/collections/:collection/mfa', async (request, reply) => {
@@ -111,6 +128,7 @@ export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
   app.post<Params>('/api/collections/:collection/totp/enroll', async (request, reply) => {
     const o = await owner(request);
     needTotp(o.c);
+    await recentOrProve(request, reply, o, 'mfa.totp_enroll_started');
     const issuer = authOptions(o.c).totp.issuer;
     const account = typeof o.row.email === 'string' && o.row.email ? o.row.email : o.recordId;
     const enrolment = await factors.totp.enroll(o.c.id, o.recordId, issuer, account);
@@ -152,6 +170,7 @@ export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
 
   app.post<Params>('/api/collections/:collection/passkeys/options', async (request, reply) => {
     const o = await owner(request);
+    await recentOrProve(request, reply, o, 'mfa.passkey_added');
     const options = await factors.passkeys.registrationOptions(o.c.id, rp(o.c), { id: o.recordId, email: typeof o.row.email === 'string' ? o.row.email : '' });
     return respond(request, reply, deps.metrics, options);
   });

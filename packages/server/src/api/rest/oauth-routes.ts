@@ -10,6 +10,7 @@ import { clientKey } from './rate-limit.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import { actorOf } from '../../audit/index.ts';
 import { authOptions, type Collection } from '../../schema/index.ts';
+import { ANONYMOUS } from '../../records/index.ts';
 import { OAuthRefusal, type AuthMethodsProvider } from '../../auth/oauth/index.ts';
 
 /**
@@ -38,7 +39,13 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: RestDeps): void 
     const body = (request.body ?? {}) as Record<string, unknown>;
     const collection = request.params.collection;
     const provider = typeof body.provider === 'string' ? body.provider.slice(0, 40) : '';
-    const principal = await principalOf(request, deps.auth);
+    // A signed-in caller links the identity to itself. PocketBase's SDK sends whatever token its store
+    // holds, possibly an expired one: that must not block signing in, so it counts as no caller (as in
+    // PocketBase) — the sign-in then follows the rules for anonymous callers, which are the strict ones.
+    const principal = await principalOf(request, deps.auth).catch((e: unknown) => {
+      if (isBasaltError(e) && e.code === 'token_invalid') return ANONYMOUS;
+      throw e;
+    });
     try {
       const done = await oauth.signIn({
         collection, body, principal, client: clientInfo(request),

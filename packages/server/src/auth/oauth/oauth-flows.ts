@@ -45,6 +45,7 @@ export function s256(verifier: string): string {
 /** Stores and consumes flows. */
 export class OAuthFlows {
   readonly #db: Database;
+  #lastSweep = 0;
 
   constructor(db: Database) {
     this.#db = db;
@@ -81,8 +82,11 @@ export class OAuthFlows {
     return { stateHash: row.state_hash, challenge: row.challenge, nonce: row.nonce, collectionId: row.collection_id, provider: row.provider, redirectURL: row.redirect_url, expires: row.expires };
   }
 
-  /** Drop expired flows (called as flows are started, so the table stays small). */
+  /** Drop expired flows (called as flows are started, at most once a minute per node, so the table stays small). */
   async sweep(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastSweep < 60_000) return;
+    this.#lastSweep = now;
     await this.#db.run('DELETE FROM _oauth_flows WHERE expires <= ?', [formatTimestamp()]);
   }
 }

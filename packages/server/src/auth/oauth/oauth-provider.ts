@@ -170,7 +170,8 @@ export class ResolvedProvider {
     const profile = user as Record<string, unknown>;
     switch (this.profile) {
       case 'github': {
-        const emails = await this.#getJson(accessToken, new URL('/user/emails', this.#userInfoURL).href).catch(() => []);
+        // `/user/emails` beside `/user` (also on GitHub Enterprise, under its API prefix).
+        const emails = await this.#getJson(accessToken, `${this.#userInfoURL.replace(/\/+$/, '')}/emails`).catch(() => []);
         return profileFromGithub(profile, emails);
       }
       case 'discord':
@@ -242,9 +243,10 @@ export function planProvider(p: OAuthProviderOptions): ProviderPlan {
     throw new BasaltError('oauth_provider_error', { message: `The provider "${p.name}" needs a discoveryUrl (OpenID Connect) or authURL, tokenURL and userInfoURL.` });
   }
   let profile: ProfileKind = preset?.profile ?? (kind === 'oidc' ? 'oidc' : 'oauth2');
-  // A preset's profile reader only fits the preset's own API; other endpoints get the generic one.
+  // A preset's profile reader follows its protocol: an OIDC preset given plain endpoints reads them the
+  // generic way; a plain preset with its own endpoints (GitHub Enterprise) keeps its API's reader.
   if (kind === 'oidc' && profile !== 'oidc-unverified-email') profile = 'oidc';
-  if (kind === 'oauth2' && (profile === 'oidc' || profile === 'oidc-unverified-email' || (ownOAuth2 && preset?.userInfoURL !== userInfoURL))) profile = 'oauth2';
+  if (kind === 'oauth2' && (profile === 'oidc' || profile === 'oidc-unverified-email')) profile = 'oauth2';
   const base = preset?.scopes ?? (kind === 'oidc' ? DEFAULT_OIDC_SCOPES : []);
   return {
     name: p.name,

@@ -19,7 +19,7 @@ import type { SecretBox } from '../../secrets/index.ts';
 import type { AuthResult, AuthService, ClientInfo } from '../auth-service.ts';
 import { OAuthFlows, s256 } from './oauth-flows.ts';
 import { OAuthIdentities, type Identity } from './oauth-identities.ts';
-import { ProviderResolver, type ExchangeResult, type ResolvedProvider } from './oauth-provider.ts';
+import { ProviderResolver, type ExchangeResult } from './oauth-provider.ts';
 import type { OAuthUser } from './oauth-profile.ts';
 
 /** One provider in the `auth-methods` answer (PocketBase's shape). */
@@ -224,21 +224,21 @@ export class OAuthService {
     if (!o.enabled || o.providers.length === 0) return { enabled: o.enabled, providers: [] };
     if (redirectURL !== undefined) checkRedirectURL(redirectURL);
     await this.flows.sweep();
+    // Resolved together: a first call waits for the slowest discovery, not for their sum.
+    const resolved = await Promise.all(o.providers.map((p) => this.providers.resolve(c.id, p).catch((e: unknown) => {
+      this.#warn(`oauth2 provider "${p.name}" of ${c.name} is unavailable`, e);
+      return undefined;
+    })));
     const providers: AuthMethodsProvider[] = [];
-    for (const p of o.providers) {
-      let resolved: ResolvedProvider;
-      try {
-        resolved = await this.providers.resolve(c.id, p);
-      } catch (e) {
-        this.#warn(`oauth2 provider "${p.name}" of ${c.name} is unavailable`, e);
-        continue;
-      }
+    for (const [i, p] of o.providers.entries()) {
+      const provider = resolved[i];
+      if (!provider) continue;
       const flow = await this.flows.start(c.id, p.name, redirectURL ?? '');
       providers.push({
         name: p.name,
-        displayName: resolved.displayName,
+        displayName: provider.displayName,
         state: flow.state,
-        authURL: resolved.authorizationUrl({ state: flow.state, nonce: flow.nonce, codeChallenge: flow.codeChallenge, redirectURL }),
+        authURL: provider.authorizationUrl({ state: flow.state, nonce: flow.nonce, codeChallenge: flow.codeChallenge, redirectURL }),
         codeVerifier: flow.codeVerifier,
         codeChallenge: flow.codeChallenge,
         codeChallengeMethod: 'S256',
