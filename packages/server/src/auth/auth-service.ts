@@ -125,14 +125,14 @@ export class AuthService {
    * `amr` lists the methods used (RFC 8176: `pwd`, `otp`, `fed`, `hwk`, `mfa`).
    */
   async signIn(c: Collection, row: Record<string, unknown>, amr: readonly string[], client: ClientInfo, opts: SignInOptions = {}): Promise<AuthResult> {
-    const principal: Principal = c.name === '_superusers' ? { kind: 'superuser', record: { id: row.id } } : { kind: 'record', collection: c.name, record: { id: row.id } };
-    const record = (await this.#records.present({ principal, request: emptyRequest() }, c, row)) as Record<string, unknown>;
+    const self = await this.#selfPrincipal(c, row);
     // The auth rule: an extra condition the record must meet to sign in (`null` = nobody can).
-    if (c.name !== '_superusers' && !(await this.#records.passesRule(c, c.authRule ?? '', String(row.id), { ...principal, record } as Principal))) {
+    if (c.name !== '_superusers' && !(await this.#records.passesRule(c, c.authRule ?? '', String(row.id), self))) {
       throw new BasaltError('auth_failed');
     }
     // MFA policy (auth/mfa): completes a pending mfaId, or answers 401 {mfaId} for a lone first factor.
-    amr = await this.mfa.gate(c, row, amr, opts, { ...principal, record } as Principal, client);
+    amr = await this.mfa.gate(c, row, amr, opts, self, client);
+    const record = await this.#answerRecord(c, row);
     const { token: refreshToken, session } = await this.#refresh.issue(c.id, String(row.id), String(row.tokenKey), { amr: [...amr], ...client });
     const token = await this.#tokens.issue({ id: String(row.id), tokenKey: String(row.tokenKey) }, c.id, session, amr);
     for (const listener of this.#signInListeners) await listener({ collection: c, row, amr, session, client });
@@ -156,7 +156,7 @@ export class AuthService {
         const owner = this.#records.registry.find(collectionId);
         const row = owner ? await this.#records.findRawBy(owner.name, 'id', id) : undefined;
         return row ? String(row.tokenKey) : undefined;
-      });
+      }, c.id);
       if (grant.collectionId !== c.id) throw new BasaltError('token_invalid');
       recordId = grant.recordId;
       successor = grant.refreshToken;
@@ -168,12 +168,19 @@ export class AuthService {
       recordId = String(principal.record.id);
       session = principal.session;
       amr = principal.amr ?? [];
+      // An ended session (logout, "end other sessions", refresh-token reuse) is not renewed through
+      // its access token either.
+      if (!session || !(await this.#refresh.sessionLive(session))) throw new BasaltError('token_invalid');
     }
     const row = await this.#records.findRawBy(c.name, 'id', recordId);
     if (!row) throw new BasaltError('token_invalid');
-    const self: Principal = c.name === '_superusers' ? { kind: 'superuser', record: { id: row.id } } : { kind: 'record', collection: c.name, record: { id: row.id } };
-    const record = (await this.#records.present({ principal: self, request: emptyRequest() }, c, row)) as Record<string, unknown>;
-    if (c.name !== '_superusers' && !(await this.#records.passesRule(c, c.authRule ?? '', recordId, { ...self, record } as Principal))) throw new BasaltError('token_invalid');
+    const self = await this.#selfPrincipal(c, row);
+    if (c.name !== '_superusers' && !(await this.#records.passesRule(c, c.authRule ?? '', recordId, self))) throw new BasaltError('token_invalid');
+    // A session that signed in with one factor is not renewed once the MFA policy covers its record.
+    if (!amr.includes('mfa') && (await this.mfa.required(c, recordId, self))) {
+      throw new BasaltError('token_invalid', { message: 'Multi-factor authentication is now required: sign in again.' });
+    }
+    const record = await this.#answerRecord(c, row);
     const token = await this.#tokens.issue({ id: recordId, tokenKey: String(row.tokenKey) }, c.id, session, amr);
     return successor ? { token, record, refreshToken: successor } : { token, record };
   }
@@ -195,7 +202,25 @@ export class AuthService {
   async signedInRecently(principal: Principal, withinMs: number): Promise<boolean> {
     if ((principal.kind !== 'superuser' && principal.kind !== 'record') || !principal.session) return false;
     const started = await this.#refresh.sessionStarted(principal.session);
-    return started !== undefined && Date.now() - started <= withinMs;
+    return started !== undefined && Date.now() - started <= withinMs && (await this.#refresh.sessionLive(principal.session));
+  }
+
+  /**
+   * The record as rules see it when it is the caller (`@request.auth` of the auth rule, `mfa.rule` and
+   * every request): all its fields as superusers see them, with role *names* and permissions.
+   */
+  async #selfPrincipal(c: Collection, row: Record<string, unknown>): Promise<Principal> {
+    const record = await this.#records.present({ principal: { kind: 'superuser', record: {} }, request: emptyRequest() }, c, row) as Record<string, unknown>;
+    if (c.name === '_superusers') return { kind: 'superuser', record };
+    // Rules see role names and permissions, not the relation's ids.
+    Object.assign(record, await this.roles.fromIds(record.roles));
+    return { kind: 'record', collection: c.name, record };
+  }
+
+  /** The record as a sign-in or refresh answers it: what the record may see of itself. */
+  async #answerRecord(c: Collection, row: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const self: Principal = c.name === '_superusers' ? { kind: 'superuser', record: { id: row.id } } : { kind: 'record', collection: c.name, record: { id: row.id } };
+    return (await this.#records.present({ principal: self, request: emptyRequest() }, c, row)) as Record<string, unknown>;
   }
 
   /** The caller's live sessions; `current` marks the one its token belongs to. */
@@ -245,10 +270,7 @@ export class AuthService {
     if (!c || c.type !== 'auth') throw new BasaltError('token_invalid');
     const row = await this.#records.findRawBy(c.name, 'id', claims.id);
     if (!row || tokenKeyHash(String(row.tokenKey)) !== claims.tkh) throw new BasaltError('token_invalid');
-    const record = await this.#records.present({ principal: { kind: 'superuser', record: {} }, request: emptyRequest() }, c, row) as Record<string, unknown>;
-    // Rules see role names and permissions, not the relation's ids.
-    if (c.name !== '_superusers') Object.assign(record, await this.roles.fromIds(record.roles));
-    const principal: Principal = c.name === '_superusers' ? { kind: 'superuser', record } : { kind: 'record', collection: c.name, record };
+    const principal = await this.#selfPrincipal(c, row);
     if (this.#principals.size >= 10_000) this.#principals.delete(this.#principals.keys().next().value!);
     this.#principals.set(cacheKey, { tkh: claims.tkh, principal, until: Date.now() + PRINCIPAL_TTL_MS });
     return withSession(principal, claims.sid, claims.amr);

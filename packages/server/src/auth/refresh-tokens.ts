@@ -89,6 +89,12 @@ export class RefreshTokens {
     return row !== undefined;
   }
 
+  /** True while a session (token family) has an unrevoked, unexpired refresh token: it was not ended. */
+  async sessionLive(session: string): Promise<boolean> {
+    const row = await this.#db.get('SELECT 1 AS ok FROM _refresh_tokens WHERE family = ? AND revoked = 0 AND expires > ? LIMIT 1', [session, formatTimestamp()]);
+    return row !== undefined;
+  }
+
   /** When a session signed in (ms since the epoch), or undefined for an unknown session. */
   async sessionStarted(session: string): Promise<number | undefined> {
     const row = await this.#db.get<{ created: string }>('SELECT created FROM _sessions WHERE id = ?', [session]);
@@ -128,7 +134,7 @@ export class RefreshTokens {
    * Exchange `token` for its successor. `currentTokenKey` looks up the record's tokenKey now (a changed
    * password ends the family). Throws `token_invalid` for unknown, expired, revoked or reused tokens.
    */
-  async rotate(token: string, currentTokenKey: (collectionId: string, recordId: string) => Promise<string | undefined>): Promise<RefreshGrant> {
+  async rotate(token: string, currentTokenKey: (collectionId: string, recordId: string) => Promise<string | undefined>, expectedCollectionId?: string): Promise<RefreshGrant> {
     if (typeof token !== 'string' || token.length < 20 || token.length > 200) throw new BasaltError('token_invalid');
     const hash = sha256(token);
     const successor = this.#successor(token);
@@ -137,7 +143,8 @@ export class RefreshTokens {
     // The record's current tokenKey is read before the transaction: a second connection taken while
     // holding one could starve the PostgreSQL pool.
     const owner = await this.#db.get<{ collection_id: string; record_id: string }>('SELECT collection_id, record_id FROM _refresh_tokens WHERE hash = ?', [hash]);
-    if (!owner) throw new BasaltError('token_invalid');
+    // A token sent to another collection's endpoint is refused before it is used up.
+    if (!owner || (expectedCollectionId !== undefined && owner.collection_id !== expectedCollectionId)) throw new BasaltError('token_invalid');
     const key = await currentTokenKey(owner.collection_id, owner.record_id);
     const outcome = await this.#db.transaction(async (tx) => {
       const row = await tx.get<Row>(`SELECT family, collection_id, record_id, token_key_hash, generation, expires, used, revoked FROM _refresh_tokens WHERE hash = ?${this.#db.dialect.rowLockSuffix}`, [hash]);

@@ -172,21 +172,23 @@ export interface WriteAuthority {
   passwordHash?: string;
 }
 
-/** Auth fields a non-privileged caller may not set (mass assignment): `verified` always, `email` on update. */
-function authFieldGuard(c: Collection, body: Record<string, unknown>, existing: Record<string, unknown> | undefined, who: WriteAuthority, errors: FieldErrors): void {
+/**
+ * Auth fields a non-privileged caller may not set (mass assignment): `verified` and `roles` always,
+ * `email` on update. Checked on the values the write would store, so every key form (`roles`,
+ * `+roles`, `roles+`, `+roles+`, `roles-`, …) is covered.
+ */
+function authFieldGuard(c: Collection, values: Record<string, unknown>, existing: Record<string, unknown> | undefined, who: WriteAuthority, errors: FieldErrors): void {
   if (c.type !== 'auth' || who.privileged) return;
-  if ('verified' in body && body.verified !== (existing?.verified ?? false)) {
+  if ('verified' in values && values.verified !== (existing?.verified ?? false)) {
     errors.verified = { code: 'validation_forbidden_field', message: 'Only superusers (or the manage rule) can change this field.' };
   }
-  if (existing && 'email' in body && body.email !== existing.email) {
+  if (existing && 'email' in values && values.email !== existing.email) {
     errors.email = { code: 'validation_forbidden_field', message: 'The email can only be changed by superusers (or the manage rule).' };
   }
   // Roles grant access: only superusers (or the manage rule) assign them, on create as on update.
-  for (const key of ['roles', '+roles', 'roles+', 'roles-']) {
-    if (key in body && c.fields.some((f) => f.name === 'roles' && f.system)) {
-      const unchanged = key === 'roles' && JSON.stringify(body.roles ?? []) === JSON.stringify(existing?.roles ?? []);
-      if (!unchanged) errors.roles = { code: 'validation_forbidden_field', message: 'Roles can only be assigned by superusers (or the manage rule).' };
-    }
+  const roles = c.fields.find((f) => f.name === 'roles' && f.system);
+  if (roles && 'roles' in values && JSON.stringify(values.roles ?? []) !== JSON.stringify(existing?.roles ?? zeroValue(roles))) {
+    errors.roles = { code: 'validation_forbidden_field', message: 'Roles can only be assigned by superusers (or the manage rule).' };
   }
 }
 
@@ -201,7 +203,6 @@ export async function prepareWrite(c: Collection, body: unknown, existing?: Reco
   const submitted = new Map<Field, unknown>();
   const modifiers: { field: Field; op: '+' | '-'; value: unknown; prepend: boolean }[] = [];
   const isAuth = c.type === 'auth';
-  authFieldGuard(c, body, existing, who, errors);
 
   for (const [key, raw] of Object.entries(body)) {
     if (FORBIDDEN_KEYS.has(key)) {
@@ -307,6 +308,7 @@ export async function prepareWrite(c: Collection, body: unknown, existing?: Reco
       if (ids.length) relationChecks.push({ field: f.name, collectionId: f.collectionId, ids });
     }
   }
+  authFieldGuard(c, values, existing, who, errors);
   if (isAuth && !existing) values.tokenKey = newId(50);
   if (isAuth && existing && 'password' in values) values.tokenKey = newId(50); // a new password ends old tokens
   // So does a new email (PocketBase): sessions and email tokens issued for the old address end.

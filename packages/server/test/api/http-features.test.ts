@@ -100,6 +100,19 @@ for (const dialect of dialects()) {
       assert.equal(su.statusCode, 200);
     });
 
+    it('Idempotency-Key is not honoured where answers carry credentials: sign-ins are never stored or replayed', async () => {
+      const headers = { 'idempotency-key': 'signin-1', 'content-type': 'application/json' };
+      const payload = JSON.stringify({ identity: 'root@example.com', password: 'a-long-test-password' });
+      const stored = (await t.app.db.all('SELECT key FROM _idempotency')).length;
+      const first = await t.app.http.inject({ method: 'POST', url: '/api/collections/_superusers/auth-with-password', headers, payload });
+      const second = await t.app.http.inject({ method: 'POST', url: '/api/collections/_superusers/auth-with-password', headers, payload });
+      assert.equal(first.statusCode, 200);
+      assert.equal(second.statusCode, 200);
+      assert.equal(second.headers['idempotent-replayed'], undefined);
+      assert.notEqual((first.json() as { refreshToken: string }).refreshToken, (second.json() as { refreshToken: string }).refreshToken);
+      assert.equal((await t.app.db.all('SELECT key FROM _idempotency')).length, stored, 'nothing stored');
+    });
+
     it('Idempotency-Key: concurrent duplicates get 409 while the first is in flight', async () => {
       const headers = { 'idempotency-key': 'key-concurrent', 'content-type': 'application/json' };
       const results = await Promise.all(Array.from({ length: 5 }, () => t.app.http.inject({ method: 'POST', url: '/api/collections/tasks/records', headers, payload: JSON.stringify({ title: 'concurrent' }) })));

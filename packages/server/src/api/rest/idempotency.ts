@@ -18,6 +18,12 @@ import type { Metrics } from '../../telemetry/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 
 const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+/**
+ * The writes that take `Idempotency-Key`: records, batch and schema. Sign-ins, token refreshes, factor
+ * enrolment and API-key creation are left out on purpose: their answers carry credentials that must be
+ * shown once and never stored, and replaying them would hand the same tokens out again.
+ */
+const IDEMPOTENT_ROUTES = /^\/api\/(collections\/:collection\/records(\/:id)?|batch|collections(\/:idOrName)?)$/;
 const KEY_TTL_MS = 24 * 60 * 60 * 1000;
 /** A pending entry older than this belongs to a request that died; it may be taken over. */
 const ABANDONED_MS = 60 * 1000;
@@ -103,7 +109,7 @@ export function registerIdempotency(app: FastifyInstance, db: Database, auth: Au
 
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (!methods.some((m) => WRITE_METHODS.has(m))) return;
+    if (!methods.some((m) => WRITE_METHODS.has(m)) || !IDEMPOTENT_ROUTES.test(route.url)) return;
     route.preHandler = [...asArray(route.preHandler), preHandler];
     route.onSend = [...asArray(route.onSend), onSend];
   });
