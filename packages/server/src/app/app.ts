@@ -3,15 +3,16 @@
  * service, auth, telemetry and the HTTP surface — and tears it down in the right order.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { openDatabase, type Database } from '../db/index.ts';
 import { CollectionRegistry, migrateUp, writeChangeMigration } from '../schema/index.ts';
 import { RecordsService } from '../records/index.ts';
 import { ApiKeys, AuthService, RefreshTokens, RoleDirectory, TokenService, loadRefreshSecret, loadTokenKeys } from '../auth/index.ts';
 import { createLogger, createMetrics, instrumentDatabase, type Metrics } from '../telemetry/index.ts';
-import { registerRestApi } from '../api/rest/index.ts';
+import { registerRestApi, createFastRead, corsPolicy, requestIdSource, givenRequestId, type FastRead } from '../api/rest/index.ts';
 import { AuditLog, actorOf } from '../audit/index.ts';
 import { loadSecretBox, type SecretBox } from '../secrets/index.ts';
 import { AuthEmailFlows } from '../auth/index.ts';
@@ -40,6 +41,8 @@ export interface BasaltApp {
   authEmail: AuthEmailFlows;
   metrics: Metrics;
   logger: Logger;
+  /** How many requests the fast read path answered (0 when it is off). */
+  fastReadsServed(): number;
   /** Run the periodic clean-up now (audit retention, expired refresh tokens); it also runs hourly. */
   runHousekeeping(): Promise<void>;
   /** Start listening on `config.http`; answers the bound address. */
@@ -103,23 +106,25 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
     const mailer = createMailer(config.smtp);
     const authEmail = new AuthEmailFlows({ db, records, auth, audit, mailer, logger }, { appName: config.appName, appUrl: config.publicUrl });
 
-    // Request ids: a random per-process prefix and a counter — unique, cheap (no RNG per request).
-    const idPrefix = randomBytes(4).toString('hex');
+    const requestId = requestIdSource();
     const verbose = config.logLevel === 'debug' || config.logLevel === 'trace';
-    let requestCounter = 0;
+    // The fast read path (api/rest/fast-read.ts) sees each request before Fastify; not when every
+    // request is logged (debug/trace), where Fastify's request log is wanted.
+    let fastRead: FastRead | undefined;
+    let closing = false;
+    const listener = (handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
+      if (!fastRead || !fastRead(req, res, handler)) handler(req, res);
+    };
     // HTTPS when a certificate is configured (HSTS is then sent on every answer).
-    const https = config.tlsCert ? { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } } : {};
+    const tls = config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
     const http = Fastify({
-      ...https,
+      serverFactory: (handler) => (tls ? createHttpsServer(tls, listener(handler)) : createHttpServer(listener(handler))),
+      // Fastify names the protocol of its listen address from this option (the server is ours).
+      ...(tls ? { https: tls } : {}),
       loggerInstance: logger as FastifyBaseLogger,
       bodyLimit: config.bodyLimit,
-      genReqId: (req) => {
-        // From rawHeaders: touching req.headers makes Node build the whole header object.
-        let given: string | undefined;
-        const raw = req.rawHeaders;
-        for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 12 && raw[i].toLowerCase() === 'x-request-id') given = raw[i + 1];
-        return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : `${idPrefix}-${(++requestCounter).toString(36)}`;
-      },
+      // From rawHeaders: touching req.headers makes Node build the whole header object.
+      genReqId: (req) => requestId(givenRequestId(req.rawHeaders)),
       // Per-request lines only at debug/trace: at info a busy server would log every request.
       logController: new LogController({ disableRequestLogging: !verbose }),
       // A pino child per request costs a redaction pass over its bindings; unless request logging is on
@@ -131,8 +136,12 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       routerOptions: { maxParamLength: 256 },
     }) as unknown as FastifyInstance;
     http.decorate('basaltHsts', Boolean(config.tlsCert));
-    registerRestApi(http, { db, registry, records, auth, audit, tokens, secrets, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, rateLimits: config.rateLimits, maxBatchRequests: 1000, authEmail });
+    const restDeps = { db, registry, records, auth, audit, tokens, secrets, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, rateLimits: config.rateLimits, maxBatchRequests: 1000, authEmail };
+    registerRestApi(http, restDeps);
     await http.ready();
+    if (config.fastReads && !verbose) {
+      fastRead = createFastRead(restDeps, { requestId, cors: corsPolicy(config.corsOrigins), hsts: Boolean(tls), closing: () => closing });
+    }
     const housekeeping = startHousekeeping(logger, [
       ['audit retention', () => audit.prune(config.auditRetentionDays)],
       ['expired refresh tokens', () => refresh.prune()],
@@ -142,12 +151,14 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
     return {
       config, http, db, registry, records, auth, audit, tokens, secrets, authEmail, metrics, logger,
       runHousekeeping: () => housekeeping.runNow(),
+      fastReadsServed: () => fastRead?.served ?? 0,
       async listen() {
         return http.listen({ host: config.http.host, port: config.http.port });
       },
       async close() {
         if (closed) return;
         closed = true;
+        closing = true;
         housekeeping.stop();
         // Fastify closes the connections that are idle when close() starts; a keep-alive connection
         // whose request is still in flight becomes idle later and would linger until its keep-alive

@@ -52,6 +52,8 @@ export interface BasaltConfig {
   trustedProxies: string[];
   /** Audit entries older than this many days are deleted (0 = keep forever). */
   auditRetentionDays: number;
+  /** Answer plain record views by id on the fast read path (docs/decisions/006); off = through Fastify. */
+  fastReads: boolean;
   /** Outgoing mail (verification, password reset, OTP, new-device notices); off while `host` is empty. See docs/auth-email.md. */
   smtp: SmtpConfig;
   /** The application's name in emails (`{APP_NAME}`); `publicUrl` is its `{APP_URL}`. */
@@ -123,12 +125,15 @@ function envOverrides(env: NodeJS.ProcessEnv): Source {
   if (env.BASALT_TLS_KEY) o.tlsKey = env.BASALT_TLS_KEY;
   if (env.BASALT_TRUSTED_PROXIES !== undefined) o.trustedProxies = env.BASALT_TRUSTED_PROXIES.split(',').map((x) => x.trim()).filter(Boolean);
   if (env.BASALT_AUDIT_RETENTION_DAYS) o.auditRetentionDays = env.BASALT_AUDIT_RETENTION_DAYS;
+  if (env.BASALT_FAST_READS) o.fastReads = env.BASALT_FAST_READS;
   if (env.BASALT_ENCRYPTION_KEYS) o.encryptionKeys = env.BASALT_ENCRYPTION_KEYS.split(',').map((x) => x.trim()).filter(Boolean);
   if (env.BASALT_APP_NAME) o.appName = env.BASALT_APP_NAME;
   const smtp: Record<string, unknown> = {};
   if (env.BASALT_SMTP_HOST !== undefined) smtp.host = env.BASALT_SMTP_HOST;
   if (env.BASALT_SMTP_PORT) smtp.port = env.BASALT_SMTP_PORT;
   if (env.BASALT_SMTP_SECURE) smtp.secure = env.BASALT_SMTP_SECURE;
+  if (env.BASALT_SMTP_SECURITY) smtp.security = env.BASALT_SMTP_SECURITY;
+  if (env.BASALT_SMTP_ALLOW_INSECURE) smtp.allowInsecure = env.BASALT_SMTP_ALLOW_INSECURE;
   if (env.BASALT_SMTP_USERNAME !== undefined) smtp.username = env.BASALT_SMTP_USERNAME;
   if (env.BASALT_SMTP_PASSWORD !== undefined) smtp.password = env.BASALT_SMTP_PASSWORD;
   if (env.BASALT_SMTP_FROM_ADDRESS !== undefined || env.BASALT_SMTP_FROM_NAME !== undefined) {
@@ -246,6 +251,7 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
     encryptionKeys: encryptionKeys as string[],
     trustedProxies: trustedProxies as string[],
     auditRetentionDays: asInt('auditRetentionDays', merged.auditRetentionDays, 0, 36500),
+    fastReads: asBool('fastReads', merged.fastReads),
     smtp,
     appName,
   };
@@ -276,6 +282,7 @@ function defaults(): Required<Source> & Record<string, unknown> {
     encryptionKeys: [],
     trustedProxies: [],
     auditRetentionDays: 365,
+    fastReads: true,
     smtp: {},
     appName: 'Basalt',
   };

@@ -8,14 +8,16 @@
  * (never with a token, code or password) and audited.
  */
 import type { Logger } from 'pino';
+import { randomBytes } from 'node:crypto';
 import { BasaltError } from '../errors/index.ts';
 import { emptyRequest, type CallContext, type Principal, type RecordsService } from '../records/index.ts';
 import { authOptions, type Collection } from '../schema/index.ts';
 import { verifyPassword } from '../tools/index.ts';
-import { renderTemplate, type MailTemplate, type Mailer } from '../mail/index.ts';
+import { isMailAddress, renderTemplate, type MailTemplate, type Mailer } from '../mail/index.ts';
 import type { Database } from '../db/index.ts';
 import type { AuditLog } from '../audit/index.ts';
-import type { AuthService, SignInEvent } from './auth-service.ts';
+import type { AuthService, ClientInfo, SignInEvent } from './auth-service.ts';
+import { clientSummary } from './client-summary.ts';
 import { EmailTokens, type EmailTokenGrant, type EmailTokenPurpose } from './email-tokens.ts';
 import { OtpCodes, otpCode } from './otp-codes.ts';
 
@@ -35,14 +37,44 @@ export interface AuthEmailOptions {
 const SYSTEM: Principal = Object.freeze({ kind: 'superuser', record: Object.freeze({ id: 'system' }) });
 const systemCtx = (): CallContext => ({ principal: SYSTEM, request: emptyRequest() });
 
-const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
-
-/** An email address from a request body, or a `validation_failed` naming `field`. */
+/**
+ * An email address from a request body, or a `validation_failed` naming `field`. Strict
+ * ({@link isMailAddress}): no lists, display names, quoted parts or non-ASCII, whatever a mail
+ * library might make of them.
+ */
 function emailInput(field: string, v: unknown): string {
   if (v === undefined || v === null || v === '') throw new BasaltError('validation_failed', { data: { [field]: { code: 'validation_required', message: 'Cannot be blank.' } } });
-  if (typeof v !== 'string' || v.length > 254 || !EMAIL.test(v)) throw new BasaltError('validation_failed', { data: { [field]: { code: 'validation_is_email', message: 'Must be a valid email address.' } } });
+  if (!isMailAddress(v)) throw new BasaltError('validation_failed', { data: { [field]: { code: 'validation_is_email', message: 'Must be a valid email address.' } } });
   return v;
 }
+
+function isVerified(row: Record<string, unknown>): boolean {
+  return row.verified === true || row.verified === 1;
+}
+
+/** A password nobody knows (24 random bytes): what an account gets when its old password must not survive. */
+export function unknownPassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/**
+ * The password check of `confirm-email-change`, supplied by the route so that it counts against the
+ * same per-identity sign-in budget as `auth-with-password` (a stolen session must not get a second
+ * place to guess the password).
+ */
+export interface PasswordAttemptGuard {
+  /** Before the check: count the attempt for this account (may throw `rate_limited`). */
+  before(collection: Collection, email: string): Promise<void>;
+  /** After a wrong password: the progressive failure delay. */
+  failed(): Promise<void>;
+}
+
+/** The built-in notice mailed when a provider account is linked (not a collection template: a fixed safety notice). */
+const IDENTITY_LINKED_TEMPLATE: MailTemplate = {
+  subject: 'A sign-in method was added to your {APP_NAME} account',
+  body: 'A {PROVIDER} account was linked to your {APP_NAME} account ({EMAIL}) from {DEVICE}. It can now be used to sign in.\n\n'
+    + 'If this was not you, sign in, remove the linked account, end your other sessions and change your password at once.',
+};
 
 /** A required string member of a request body. */
 function required(field: string, v: unknown, max: number): string {
@@ -70,6 +102,8 @@ export class AuthEmailFlows {
   readonly #tokens: EmailTokens;
   readonly #otps: OtpCodes;
   readonly #pending = new Set<Promise<void>>();
+  /** The tail of the queue of token redemptions on this node (see {@link #redeem}). */
+  #redeemQueue: Promise<unknown> = Promise.resolve();
 
   constructor(deps: { db: Database; records: RecordsService; auth: AuthService; audit: AuditLog; mailer: Mailer; logger: Logger }, opts: AuthEmailOptions) {
     this.#db = deps.db;
@@ -137,12 +171,21 @@ export class AuthEmailFlows {
     await this.#audit.record({ action, outcome: 'success', actor: 'anonymous', target: `${c.name}/${String(row.id)}`, ip });
   }
 
-  /** `request-verification`: mail a verification token to an existing, unverified record. */
-  requestVerification(collection: string, email: unknown, ip: string): void {
+  /** Audit a request whose mail was held back by the per-address quota (the caller got the usual answer). */
+  async #quotaHeld(c: Collection, address: string, ip: string, action: string): Promise<void> {
+    await this.#audit.record({ action, outcome: 'failure', actor: 'anonymous', target: `${c.name}:${address}`, ip, details: { reason: 'address_quota' } });
+  }
+
+  /**
+   * `request-verification`: mail a verification token to an existing, unverified record. `send: false`
+   * (the address's mail quota is used up): answer exactly the same, send nothing.
+   */
+  requestVerification(collection: string, email: unknown, ip: string, send = true): void {
     const c = this.#collection(collection);
     this.#requireMail();
     const address = emailInput('email', email);
     this.#background('request-verification', async () => {
+      if (!send) return this.#quotaHeld(c, address, ip, 'auth.verification_request');
       const row = await this.#records.findRawBy(c.name, 'email', address);
       if (!row || row.verified === true || row.verified === 1) {
         await this.#audit.record({ action: 'auth.verification_request', outcome: 'failure', actor: 'anonymous', target: row ? `${c.name}/${String(row.id)}` : `${c.name}:${address}`, ip, details: { reason: row ? 'already_verified' : 'unknown_email' } });
@@ -168,6 +211,33 @@ export class AuthEmailFlows {
     throw e;
   }
 
+  /**
+   * Consume `grant` and write `values` to its record in one transaction, then check the token's binding
+   * (record email and tokenKey) again, inside that transaction: `email_token_invalid`, and nothing
+   * written, when another request used the token first or the record's email or password changed since
+   * the token was looked up.
+   *
+   * Write first, check second: the write holds the record's row lock (PostgreSQL; SQLite has one
+   * writer), so the committed record read afterwards (outside this transaction) is final — a change
+   * committed before the write got the lock is seen and refused; one that comes later waits for us and
+   * applies on top. Checking before the write would leave a window between the check and the write.
+   *
+   * The committed read takes a second database connection while the transaction holds one, so
+   * redemptions run one at a time per node: concurrent ones can never hold every pooled connection
+   * while waiting for another. (Confirmations are rare; the queue costs nothing noticeable.)
+   */
+  async #redeem(c: Collection, grant: EmailTokenGrant, values: Record<string, unknown> | undefined): Promise<void> {
+    const run = this.#redeemQueue.then(() => this.#db.transaction(async (tx) => {
+      if (!(await this.#tokens.consume(tx, grant))) throw tokenInvalid();
+      if (!values) return;
+      await this.#records.update(systemCtx(), c.name, grant.recordId, values, {}, tx);
+      const committed = await this.#records.findRawBy(c.name, 'id', grant.recordId);
+      if (!committed || !EmailTokens.boundTo(grant, committed)) throw tokenInvalid();
+    }));
+    this.#redeemQueue = run.catch(() => {});
+    await run;
+  }
+
   /** `confirm-verification`: mark the token's record verified. */
   async confirmVerification(collection: string, token: unknown, ip: string): Promise<void> {
     const c = this.#collection(collection);
@@ -175,22 +245,22 @@ export class AuthEmailFlows {
     try {
       const { grant, row } = await this.#grant(c, token, 'verification');
       target = `${c.name}/${grant.recordId}`;
-      await this.#db.transaction(async (tx) => {
-        if (!(await this.#tokens.consume(tx, grant))) throw tokenInvalid();
-        if (!(row.verified === true || row.verified === 1)) await this.#records.update(systemCtx(), c.name, grant.recordId, { verified: true }, {}, tx);
-      });
+      // The normal sign-up flow: the password chosen at sign-up stays (see docs/auth-email.md for the
+      // squatting risk this leaves, and why OTP sign-in is different).
+      await this.#redeem(c, grant, isVerified(row) ? undefined : { verified: true });
       await this.#audit.record({ action: 'auth.verified', outcome: 'success', actor: 'anonymous', target, ip });
     } catch (e) {
       await this.#confirmFailed(e, c, 'auth.verified', ip, target);
     }
   }
 
-  /** `request-password-reset`: mail a reset token to an existing record. */
-  requestPasswordReset(collection: string, email: unknown, ip: string): void {
+  /** `request-password-reset`: mail a reset token to an existing record (nothing with `send: false`, as above). */
+  requestPasswordReset(collection: string, email: unknown, ip: string, send = true): void {
     const c = this.#collection(collection);
     this.#requireMail();
     const address = emailInput('email', email);
     this.#background('request-password-reset', async () => {
+      if (!send) return this.#quotaHeld(c, address, ip, 'auth.password_reset_request');
       const row = await this.#records.findRawBy(c.name, 'email', address);
       if (!row) {
         await this.#audit.record({ action: 'auth.password_reset_request', outcome: 'failure', actor: 'anonymous', target: `${c.name}:${address}`, ip, details: { reason: 'unknown_email' } });
@@ -213,11 +283,7 @@ export class AuthEmailFlows {
       target = `${c.name}/${grant.recordId}`;
       const pw = required('password', password, 1024);
       if (passwordConfirm !== pw) throw new BasaltError('validation_failed', { data: { passwordConfirm: { code: 'validation_values_mismatch', message: 'Values don\'t match.' } } });
-      const verified = row.verified === true || row.verified === 1;
-      await this.#db.transaction(async (tx) => {
-        if (!(await this.#tokens.consume(tx, grant))) throw tokenInvalid();
-        await this.#records.update(systemCtx(), c.name, grant.recordId, { password: pw, passwordConfirm: pw, ...(verified ? {} : { verified: true }) }, {}, tx);
-      });
+      await this.#redeem(c, grant, { password: pw, passwordConfirm: pw, ...(isVerified(row) ? {} : { verified: true }) });
       await this.#auth.logout(ownerPrincipal(c, grant.recordId), undefined, true);
       await this.#audit.record({ action: 'auth.password_reset', outcome: 'success', actor: 'anonymous', target, ip });
     } catch (e) {
@@ -228,8 +294,9 @@ export class AuthEmailFlows {
   /**
    * `request-email-change` (signed in to this collection): mail a confirmation token to the NEW address.
    * An address another record of the collection has is refused at once (sign-up reveals it too).
+   * Nothing is sent with `send: false` (the new address's mail quota is used up).
    */
-  async requestEmailChange(collection: string, principal: Principal, newEmail: unknown, ip: string): Promise<void> {
+  async requestEmailChange(collection: string, principal: Principal, newEmail: unknown, ip: string, send = true): Promise<void> {
     const c = this.#collection(collection);
     if (principal.kind === 'anonymous') throw new BasaltError('unauthorized');
     const own = principal.kind === 'superuser' ? c.name === '_superusers' : principal.kind === 'record' && principal.collection === c.name;
@@ -242,6 +309,7 @@ export class AuthEmailFlows {
     if (address === row.email) throw new BasaltError('validation_failed', { data: { newEmail: { code: 'validation_same_email', message: 'This is already the account\'s email.' } } });
     if (await this.#records.findRawBy(c.name, 'email', address)) throw new BasaltError('validation_failed', { data: { newEmail: { code: 'validation_not_unique', message: 'The value must be unique.' } } });
     this.#background('request-email-change', async () => {
+      if (!send) return this.#quotaHeld(c, address, ip, 'auth.email_change_request');
       await this.#mailToken(c, row, 'email_change', address, ip, 'auth.email_change_request', address);
     });
   }
@@ -250,20 +318,19 @@ export class AuthEmailFlows {
    * `confirm-email-change`: with the token from the new address and the account's current password,
    * change the email, mark it verified and end every session (the tokenKey rotates with the email).
    */
-  async confirmEmailChange(collection: string, token: unknown, password: unknown, ip: string): Promise<void> {
+  async confirmEmailChange(collection: string, token: unknown, password: unknown, ip: string, guard?: PasswordAttemptGuard): Promise<void> {
     const c = this.#collection(collection);
     let target: string | undefined;
     try {
       const { grant, row } = await this.#grant(c, token, 'email_change');
       target = `${c.name}/${grant.recordId}`;
       const pw = required('password', password, 1024);
+      await guard?.before(c, String(row.email ?? ''));
       if (!(typeof row.password === 'string' && (await verifyPassword(pw, row.password)))) {
+        await guard?.failed();
         throw new BasaltError('validation_failed', { data: { password: { code: 'validation_invalid_password', message: 'Invalid password.' } } });
       }
-      await this.#db.transaction(async (tx) => {
-        if (!(await this.#tokens.consume(tx, grant))) throw tokenInvalid();
-        await this.#records.update(systemCtx(), c.name, grant.recordId, { email: grant.newEmail, verified: true }, {}, tx);
-      });
+      await this.#redeem(c, grant, { email: grant.newEmail, verified: true });
       await this.#auth.logout(ownerPrincipal(c, grant.recordId), undefined, true);
       await this.#audit.record({ action: 'auth.email_change', outcome: 'success', actor: 'anonymous', target, ip });
     } catch (e) {
@@ -280,14 +347,15 @@ export class AuthEmailFlows {
 
   /**
    * `request-otp`: answer an OTP id at once (a fresh random one for every address, known or not) and,
-   * in the background, store and mail a code for an existing record.
+   * in the background, store and mail a code for an existing record (nothing with `send: false`).
    */
-  requestOtp(collection: string, email: unknown, ip: string): { otpId: string } {
+  requestOtp(collection: string, email: unknown, ip: string, send = true): { otpId: string } {
     const c = this.#otpCollection(collection);
     this.#requireMail();
     const address = emailInput('email', email);
     const otpId = this.#otps.newId();
     this.#background('request-otp', async () => {
+      if (!send) return this.#quotaHeld(c, address, ip, 'auth.otp_request');
       const o = authOptions(c).otp;
       const row = await this.#records.findRawBy(c.name, 'email', address);
       if (!row) {
@@ -313,6 +381,12 @@ export class AuthEmailFlows {
    * `auth-with-otp`, first half: check the code (single use, counted tries) and answer the record to
    * sign in, marked verified when the code went to its current address (PocketBase). The route then
    * finishes the sign-in with `AuthService.signIn(…, ['otp'], …)`. `otp_invalid` for every failure.
+   *
+   * An account that was unverified until this code proved the address may have been registered by
+   * someone else (email squatting: an attacker signs up the victim's address with a password of their
+   * own and keeps a session). So, before the new session is issued, its password is replaced by one
+   * nobody knows — which rotates the tokenKey, ending every access and refresh token — and every
+   * session is revoked. The owner sets a password of their own with a password reset.
    */
   async checkOtp(collection: string, otpId: unknown, code: unknown): Promise<{ collection: Collection; row: Record<string, unknown> }> {
     const c = this.#otpCollection(collection);
@@ -324,11 +398,39 @@ export class AuthEmailFlows {
     let row = grant ? await this.#records.findRawBy(c.name, 'id', grant.recordId) : undefined;
     // A code mailed to an address the account no longer has proves nothing about the account.
     if (!grant || !row || row.email !== grant.sentTo) throw new BasaltError('otp_invalid');
-    if (!(row.verified === true || row.verified === 1)) {
-      await this.#records.update(systemCtx(), c.name, grant.recordId, { verified: true });
+    if (!isVerified(row)) {
+      await this.#verifyByProof(c, grant.recordId);
       row = (await this.#records.findRawBy(c.name, 'id', grant.recordId)) ?? row;
     }
     return { collection: c, row };
+  }
+
+  /**
+   * Mark an unverified record verified on a proof of the address that is not the sign-up's own flow
+   * (an OTP): replace its password by one nobody knows and end every session, in this order, before the
+   * caller issues a new session (see {@link checkOtp}). The OAuth linking proof does the same in
+   * oauth-service.ts.
+   */
+  async #verifyByProof(c: Collection, recordId: string): Promise<void> {
+    const pw = unknownPassword();
+    // A password change rotates the tokenKey: every access and refresh token of the record dies with it.
+    await this.#records.update(systemCtx(), c.name, recordId, { verified: true, password: pw, passwordConfirm: pw });
+    await this.#auth.logout(ownerPrincipal(c, recordId), undefined, true);
+    await this.#audit.record({ action: 'auth.verified', outcome: 'success', actor: 'anonymous', target: `${c.name}/${recordId}`, details: { via: 'otp', passwordReplaced: true } });
+  }
+
+  /**
+   * Mail the owner of a record that a provider account was linked to it (when SMTP is configured): in
+   * the background, failures logged without secrets.
+   */
+  noticeIdentityLinked(c: Collection, recordId: string, provider: string, client: ClientInfo): void {
+    if (!this.#mailer.available) return;
+    this.#background('identity-linked-notice', async () => {
+      const row = await this.#records.findRawBy(c.name, 'id', recordId);
+      const to = typeof row?.email === 'string' ? row.email : '';
+      if (!isMailAddress(to)) return;
+      await this.#send(to, IDENTITY_LINKED_TEMPLATE, { PROVIDER: provider.slice(0, 40), DEVICE: clientSummary(client.userAgent, client.ip) });
+    });
   }
 
   /** After a sign-in: mail a notice when it came from a device (user agent) the record never used before. */
@@ -340,8 +442,8 @@ export class AuthEmailFlows {
     this.#background('new-device-notice', async () => {
       const seen = await this.#auth.deviceHistory(e);
       if (seen.firstSignIn || seen.knownDevice) return;
-      const device = `${e.client.userAgent.slice(0, 300) || 'unknown device'}, IP ${e.client.ip}`;
-      await this.#send(to, alert.emailTemplate, { DEVICE: device });
+      // Never the raw User-Agent: it is the signing-in party's text (see client-summary.ts).
+      await this.#send(to, alert.emailTemplate, { DEVICE: clientSummary(e.client.userAgent, e.client.ip) });
     });
   }
 }

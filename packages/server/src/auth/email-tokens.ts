@@ -71,7 +71,8 @@ export class EmailTokens {
 
   /**
    * Mark the token used, inside the transaction of the write it allows; false when another request
-   * took it first (the caller then fails, and the transaction rolls back).
+   * took it first (the caller then fails, and the transaction rolls back). The binding ({@link boundTo})
+   * is for the caller to check again inside that transaction, after its write (auth-email-flows.ts).
    */
   async consume(tx: Executor, grant: EmailTokenGrant): Promise<boolean> {
     const r = await tx.run(`UPDATE _email_tokens SET used = ? WHERE hash = ? AND used = '' AND expires >= ?`, [formatTimestamp(), grant.hash, formatTimestamp()]);

@@ -5,7 +5,7 @@ export { AuthService, type AuthResult, type ClientInfo, type SignInEvent, type S
 export { TokenService, tokenKeyHash, type AccessClaims } from './auth-tokens.ts';
 export { loadTokenKeys, rotateTokenKeys, type TokenKeys, type TokenKey } from './token-keys.ts';
 export { RefreshTokens, loadRefreshSecret, type RefreshGrant, type SessionInfo } from './refresh-tokens.ts';
-export { AuthEmailFlows, type AuthEmailOptions } from './auth-email-flows.ts';
+export { AuthEmailFlows, type AuthEmailOptions, type PasswordAttemptGuard } from './auth-email-flows.ts';
 export { EmailTokens, type EmailTokenGrant, type EmailTokenPurpose } from './email-tokens.ts';
 export { OtpCodes, OTP_MAX_ATTEMPTS, otpCode, type OtpGrant } from './otp-codes.ts';
 export { RoleDirectory, type Grants } from './roles.ts';

@@ -62,10 +62,14 @@ ${COMMON_HELP}`,
   rotate-signing   start signing access tokens with a new ES256 key. The previous key keeps
                    verifying the tokens it signed until they expire; running servers pick the new
                    key up on their own.
-  rotate           re-wrap every encrypted value (secret fields, TOTP secrets, OAuth tokens, stored
-                   idempotent answers) with the active encryption key, the first of encryptionKeys
-                   (env BASALT_ENCRYPTION_KEYS). Safe to interrupt and to run again; exits 1 when a
-                   value cannot be opened with the configured keys, naming where it is.
+  rotate [--reencrypt]
+                   re-wrap every encrypted value (secret fields, also inside the change log, TOTP
+                   secrets, OAuth tokens, stored idempotent answers) with the active encryption key,
+                   the first of encryptionKeys (env BASALT_ENCRYPTION_KEYS). Safe to interrupt and
+                   to run again; exits 1 when a value cannot be opened with the configured keys,
+                   naming where it is (table, row, field), never the value. --reencrypt seals
+                   every value anew under a fresh data key instead (after a key leak; slower,
+                   and an interrupted run starts over).
   new-master [ID]  print a new encryption key entry "ID:base64key" (ID defaults to k<date-time>)
 
 Rotating the encryption key: put the new entry first in encryptionKeys and keep the old one after
@@ -161,10 +165,12 @@ async function withApp(config: BasaltConfig, work: (app: BasaltApp) => Promise<v
 }
 
 async function keys(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args);
+  const { values, positionals } = parse(args, { reencrypt: { type: 'boolean' } });
   if (values.help) return print(HELP.keys);
+  const reencrypt = (values as Record<string, unknown>).reencrypt === true;
+  if (reencrypt && positionals[0] !== 'rotate') throw new UsageError('--reencrypt goes with "keys rotate" only');
   if (positionals[0] === 'new-master') return newMaster(positionals.slice(1));
-  if (positionals.length === 1 && positionals[0] === 'rotate') return rotateEncryption(configFrom(values));
+  if (positionals.length === 1 && positionals[0] === 'rotate') return rotateEncryption(configFrom(values), reencrypt);
   if (positionals.length !== 1 || positionals[0] !== 'rotate-signing') throw new UsageError('usage: basalt keys rotate-signing|rotate|new-master [ID]');
   const config = configFrom(values);
   return withApp(config, async (app) => {
@@ -188,17 +194,27 @@ function newMaster(rest: string[]): number {
   return print(entry);
 }
 
-/** `basalt keys rotate`: re-wrap every sealed value with the active master key. */
-async function rotateEncryption(config: BasaltConfig): Promise<number> {
+/**
+ * `basalt keys rotate [--reencrypt]`: re-wrap every sealed value with the active master key (or seal
+ * each anew under a fresh data key). Audited; prints counts and locations, never a key or a value.
+ */
+async function rotateEncryption(config: BasaltConfig, reencrypt: boolean): Promise<number> {
   let code = 0;
   const done = await withApp(config, async (app) => {
-    const r = await rotateSealedValues(app.db, app.registry, app.secrets);
+    let r: Awaited<ReturnType<typeof rotateSealedValues>>;
+    try {
+      r = await rotateSealedValues(app.db, app.registry, app.secrets, { reencrypt });
+    } catch (e) {
+      // A run that broke off is audited too (batches committed before it stay done; run it again).
+      await app.audit.record({ action: 'keys.rotate_encryption', outcome: 'failure', actor: 'cli', target: `kid:${app.secrets.activeKeyId}`, details: { reencrypt, reason: isBasaltError(e) ? e.code : 'error' } });
+      throw e;
+    }
     const ok = r.unreadable === 0 && r.changed === 0;
     await app.audit.record({
       action: 'keys.rotate_encryption', outcome: ok ? 'success' : 'failure', actor: 'cli', target: `kid:${r.activeKeyId}`,
-      details: { rewrapped: r.rewrapped, current: r.current, unreadable: r.unreadable, changed: r.changed },
+      details: { reencrypt, rewrapped: r.rewrapped, current: r.current, unreadable: r.unreadable, changed: r.changed },
     });
-    process.stdout.write(`active encryption key "${r.activeKeyId}": re-wrapped ${r.rewrapped}, already current ${r.current}, unreadable ${r.unreadable}, changed during rotation ${r.changed}\n`);
+    process.stdout.write(`active encryption key "${r.activeKeyId}": ${reencrypt ? 're-encrypted' : 're-wrapped'} ${r.rewrapped}, already current ${r.current}, unreadable ${r.unreadable}, changed during rotation ${r.changed}\n`);
     for (const at of r.unreadableAt) process.stderr.write(`basalt: cannot open ${at.table} ${at.record} ${at.field}\n`);
     if (r.unreadable > r.unreadableAt.length) process.stderr.write(`basalt: … and ${r.unreadable - r.unreadableAt.length} more\n`);
     if (r.unreadable) process.stderr.write(`basalt: ${r.unreadable} value(s) cannot be opened with the configured encryption keys (altered, or sealed with a key that is not configured); do not remove old keys yet\n`);

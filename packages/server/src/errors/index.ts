@@ -41,6 +41,8 @@ export const errorCatalogue = {
   forbidden: { status: 403, message: 'You are not allowed to perform this request.' },
   // Sensitive account changes need a recent sign-in or a fresh password/code in the request.
   reauthentication_required: { status: 403, message: 'Sign in again, or confirm with your password or a current authenticator code.' },
+  // Changing the factors of an account that has a second factor needs that factor, not the password (docs/mfa.md).
+  factor_proof_required: { status: 403, message: 'This account has a second factor: confirm the change with a current authenticator code, a recovery code or a passkey.' },
   superuser_required: { status: 403, message: 'Only superusers can perform this action.' },
   rule_denied: { status: 403, message: 'The access rule denied this request.' },
   // PocketBase answers a failed create rule with 400 "Failed to create record."; we keep its status.

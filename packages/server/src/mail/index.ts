@@ -4,4 +4,5 @@
  */
 export { createMailer, type Mailer } from './mail-transport.ts';
 export { renderTemplate, type MailTemplate, type RenderedMail } from './mail-template.ts';
-export { validateSmtpConfig, type SmtpConfig } from './mail-config.ts';
+export { validateSmtpConfig, smtpSecurity, isLoopbackHost, type SmtpConfig, type SmtpSecurity } from './mail-config.ts';
+export { isMailAddress } from './mail-address.ts';

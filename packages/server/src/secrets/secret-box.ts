@@ -3,7 +3,8 @@
  * which encrypts the value; a master key from configuration wraps the data key. The caller's
  * associated data (for a `secret` field: collection, record id and field) is bound into both, so a
  * sealed value copied to another record or field does not open. Rotating the master key only
- * re-wraps data keys ({@link SecretBox.rewrap}); the values themselves are never re-encrypted.
+ * re-wraps data keys ({@link SecretBox.rewrap}); the values themselves are not re-encrypted — that is
+ * sealing them anew (`basalt keys rotate --reencrypt`, after a leak: see docs/encryption.md).
  *
  * Sealed form (text, safe in any column):
  * `bse1.<kid>.<wrap iv>.<wrapped data key + tag>.<iv>.<ciphertext + tag>` (base64url parts).

@@ -2,7 +2,11 @@
  * Email flows of auth collections against a real SMTP server: verification, password reset, email
  * change, OTP sign-in and new-device notices, end to end by reading tokens and codes out of the mail.
  * Also: single use, expiry, tokens that die with a password change, no account enumeration, OTP
- * wrong-try burning, rate limits (429 + RateLimit headers) and 503 without SMTP.
+ * wrong-try burning, rate limits (429 + RateLimit headers) and 503 without SMTP. Regression tests of
+ * the security review: email squatting ended by an OTP sign-in, the per-address quota that must not
+ * lock anyone out, IPv6 /64 grouping, password guesses at confirm-email-change sharing the sign-in
+ * budget, the token binding re-checked inside the redeeming transaction, strict addresses, and
+ * new-device notices that never quote the User-Agent.
  */
 import { describe, before, after, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +14,7 @@ import { dialects } from '../support/databases.ts';
 import { startTestApp, createCollection, type TestApp } from '../support/app.ts';
 import { startSmtp, tokenFrom, otpFrom, type TestSmtp } from '../support/smtp.ts';
 import { loadConfig } from '../../src/app/index.ts';
+import { ipKey } from '../../src/api/rest/rate-limit.ts';
 
 const PASSWORD = 'correct horse 1';
 
@@ -149,6 +154,7 @@ for (const dialect of dialects()) {
       const ip = freshIp();
       assert.equal((await post('/api/collections/users/request-password-reset', { email: 'dave@example.com' }, { ip })).statusCode, 204);
       const mail = await smtp.waitFor('dave@example.com', (m) => m.subject === 'Reset your Acme password');
+      assert.deepEqual(mail.to, ['dave@example.com'], 'exactly one recipient');
       const token = tokenFrom(mail);
       const mismatch = await post('/api/collections/users/confirm-password-reset', { token, password: 'a new long passphrase', passwordConfirm: 'something else' }, { ip });
       assert.equal(mismatch.statusCode, 400);
@@ -302,40 +308,189 @@ for (const dialect of dialects()) {
       assert.deepEqual(await methods('members'), { enabled: false, duration: 180 });
     });
 
-    it('rate-limits mail requests per address and per IP with 429 and the RateLimit headers', async () => {
+    it('mail-quota-no-lockout: past the per-address quota the answer is the usual one and no mail goes out; the per-IP quota still answers 429', async () => {
       await signUp('kate@example.com');
-      // Per address (5 an hour), whatever the IP.
-      for (let i = 0; i < 5; i++) assert.equal((await post('/api/collections/users/request-password-reset', { email: 'kate@example.com' }, { ip: freshIp() })).statusCode, 204);
-      const limited = await post('/api/collections/users/request-password-reset', { email: 'kate@example.com' }, { ip: freshIp() });
-      assert.equal(limited.statusCode, 429);
-      assert.equal(code(limited), 'rate_limited');
-      assert.match(String(limited.headers['ratelimit-policy']), /"email-request-identity";q=5;w=3600/);
-      assert.match(String(limited.headers.ratelimit), /"email-request-identity";r=0;t=\d+/);
-      assert.ok(Number(limited.headers['retry-after']) > 0);
-      // Unknown addresses are counted the same way (no enumeration through the limiter).
-      for (let i = 0; i < 5; i++) await post('/api/collections/users/request-password-reset', { email: 'ghost@example.com' }, { ip: freshIp() });
-      assert.equal((await post('/api/collections/users/request-password-reset', { email: 'ghost@example.com' }, { ip: freshIp() })).statusCode, 429);
-      // Per IP (8 an hour in this suite), whatever the address.
+      const resets = () => smtp.to('kate@example.com').filter((m) => m.subject === 'Reset your Acme password').length;
+      // Per address (5 an hour), whatever the IP: five mails go out.
+      const answers: Res[] = [];
+      for (let i = 0; i < 8; i++) answers.push(await post('/api/collections/users/request-password-reset', { email: 'kate@example.com' }, { ip: freshIp() }));
+      for (const a of answers) {
+        assert.equal(a.statusCode, 204, a.body);
+        assert.equal(a.body, '');
+        // The address's quota never shows: only the per-IP policy is announced, the same for every call.
+        assert.equal(String(a.headers['ratelimit-policy']), '"email-request-ip";q=8;w=3600');
+        assert.match(String(a.headers.ratelimit), /^"email-request-ip";r=7;t=\d+$/);
+        assert.equal(a.headers['retry-after'], undefined);
+      }
+      await t.app.authEmail.drain();
+      assert.equal(resets(), 5, 'the quota still protects the inbox');
+      // OTP past the quota: a fresh otpId of the usual shape, no mail, and the id signs in to nothing.
+      const otp = await post('/api/collections/users/request-otp', { email: 'kate@example.com' }, { ip: freshIp() });
+      assert.equal(otp.statusCode, 200, otp.body);
+      assert.match((otp.json() as { otpId: string }).otpId, /^[a-z0-9]{15}$/);
+      await t.app.authEmail.drain();
+      assert.equal(smtp.to('kate@example.com').filter((m) => m.subject === 'OTP for Acme').length, 0);
+      const held = (await t.app.audit.list(0, 10_000, 'auth.')).filter((e) => e.target === 'users:kate@example.com' && (e.details as { reason?: string }).reason === 'address_quota');
+      assert.ok(held.length >= 4, 'held-back mails are audited');
+      // Per IP (8 an hour in this suite), whatever the address: 429 as before.
       const ip = freshIp();
       for (let i = 0; i < 8; i++) assert.equal((await post('/api/collections/users/request-otp', { email: `ip${i}@example.com` }, { ip })).statusCode, 200);
       const perIp = await post('/api/collections/users/request-otp', { email: 'ip9@example.com' }, { ip });
       assert.equal(perIp.statusCode, 429);
+      assert.equal(code(perIp), 'rate_limited');
       assert.match(String(perIp.headers.ratelimit), /"email-request-ip";r=0/);
+      assert.ok(Number(perIp.headers['retry-after']) > 0);
+    });
+
+    it('mail-quota-collection-id: the collection\'s name and id share one per-address quota', async () => {
+      await signUp('quota.alias@example.com');
+      const col = await t.app.http.inject({ method: 'GET', url: '/api/collections/users', headers: { authorization: t.superuserToken } });
+      const id = (col.json() as { id: string }).id;
+      for (let i = 0; i < 8; i++) {
+        const path = i % 2 === 0 ? 'users' : id;
+        assert.equal((await post(`/api/collections/${path}/request-password-reset`, { email: 'quota.alias@example.com' }, { ip: freshIp() })).statusCode, 204);
+      }
+      await t.app.authEmail.drain();
+      assert.equal(smtp.to('quota.alias@example.com').length, 5);
+    });
+
+    it('ipv6-per-64: addresses of one IPv6 /64 share the per-IP quota; another /64 has its own', async () => {
+      for (let i = 1; i <= 8; i++) {
+        const r = await post('/api/collections/users/request-otp', { email: `v6-${i}@example.com` }, { ip: `2001:db8:77:1::${i.toString(16)}` });
+        assert.equal(r.statusCode, 200, r.body);
+      }
+      const same64 = await post('/api/collections/users/request-otp', { email: 'v6-9@example.com' }, { ip: '2001:db8:77:1:ffff:ffff:ffff:ffff' });
+      assert.equal(same64.statusCode, 429);
+      assert.equal(code(same64), 'rate_limited');
+      const other64 = await post('/api/collections/users/request-otp', { email: 'v6-10@example.com' }, { ip: '2001:db8:77:2::1' });
+      assert.equal(other64.statusCode, 200, other64.body);
     });
 
     it('mails a new-device notice for a new user agent, not for the first sign-in or a known device', async () => {
       await signUp('lena@example.com');
+      const firefox = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
+      const safari = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
       const notices = () => smtp.to('lena@example.com').filter((m) => m.subject === 'Sign-in from a new device');
-      assert.equal((await signIn('lena@example.com', PASSWORD, 'Firefox/1 on Laptop')).statusCode, 200);
+      assert.equal((await signIn('lena@example.com', PASSWORD, firefox)).statusCode, 200);
       await t.app.authEmail.drain();
       assert.equal(notices().length, 0, 'first sign-in: no notice');
-      assert.equal((await signIn('lena@example.com', PASSWORD, 'Firefox/1 on Laptop')).statusCode, 200);
+      assert.equal((await signIn('lena@example.com', PASSWORD, firefox)).statusCode, 200);
       await t.app.authEmail.drain();
       assert.equal(notices().length, 0, 'known device: no notice');
-      assert.equal((await signIn('lena@example.com', PASSWORD, 'Safari/2 on Phone')).statusCode, 200);
+      assert.equal((await signIn('lena@example.com', PASSWORD, safari)).statusCode, 200);
       const notice = await smtp.waitFor('lena@example.com', (m) => m.subject === 'Sign-in from a new device');
-      assert.match(notice.text, /Safari\/2 on Phone/);
+      assert.match(notice.text, /Safari on iOS, IP 10\.9\.\d+\.\d+/);
       assert.match(notice.text, /Acme/);
+    });
+
+    it('new-device-notice-no-user-agent-text: the notice names a browser family and a system, never the attacker\'s User-Agent text or links', async () => {
+      await signUp('nina@example.com');
+      assert.equal((await signIn('nina@example.com', PASSWORD, 'first device')).statusCode, 200);
+      const phishing = `Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0 Safari/537.36 -- Security team: your account is locked, confirm at https://evil.example/reset?u=nina now ${'x'.repeat(200)}`;
+      assert.equal((await signIn('nina@example.com', PASSWORD, phishing)).statusCode, 200);
+      const notice = await smtp.waitFor('nina@example.com', (m) => m.subject === 'Sign-in from a new device');
+      const device = /new device \((.*)\)\./.exec(notice.text)?.[1] ?? '';
+      assert.match(device, /^Chrome on Windows, IP 10\.9\.\d+\.\d+$/);
+      assert.ok(device.length <= 100);
+      for (const bad of ['evil.example', 'http', 'locked', 'xxxx']) assert.ok(!notice.text.includes(bad), bad);
+    });
+
+    it('otp-verification-ends-squatter-access: an OTP sign-in that verifies an account replaces the squatter\'s password and ends every session', async () => {
+      // The attacker signs up the victim's address with their own password and keeps a session.
+      const id = await signUp('victim@example.com');
+      const squat = await signIn('victim@example.com');
+      assert.equal(squat.statusCode, 200);
+      const { token: squatAccess, refreshToken: squatRefresh } = squat.json() as { token: string; refreshToken: string };
+      // The address's owner signs in with an emailed code.
+      const ip = freshIp();
+      const { otpId } = (await post('/api/collections/users/request-otp', { email: 'victim@example.com' }, { ip })).json() as { otpId: string };
+      const code6 = otpFrom(await smtp.waitFor('victim@example.com', (m) => m.subject === 'OTP for Acme'));
+      const owner = await post('/api/collections/users/auth-with-otp', { otpId, password: code6 }, { ip });
+      assert.equal(owner.statusCode, 200, owner.body);
+      const { token: ownerAccess, refreshToken: ownerRefresh, record } = owner.json() as { token: string; refreshToken: string; record: { verified: boolean } };
+      assert.equal(record.verified, true);
+      // The attacker is out: access token, refresh token and password all fail.
+      assert.equal((await t.app.http.inject({ method: 'GET', url: `/api/collections/users/records/${id}`, headers: { authorization: squatAccess } })).statusCode, 401);
+      assert.equal((await post('/api/collections/users/auth-refresh', { refreshToken: squatRefresh }, { ip: freshIp() })).statusCode, 401);
+      const pw = await signIn('victim@example.com');
+      assert.equal(pw.statusCode, 400);
+      assert.equal(code(pw), 'auth_failed');
+      // The owner's new session works.
+      assert.equal((await t.app.http.inject({ method: 'GET', url: `/api/collections/users/records/${id}`, headers: { authorization: ownerAccess } })).statusCode, 200);
+      assert.equal((await post('/api/collections/users/auth-refresh', { refreshToken: ownerRefresh }, { ip: freshIp() })).statusCode, 200);
+      // A verified account keeps its password on later OTP sign-ins.
+      const { otpId: again } = (await post('/api/collections/users/request-otp', { email: 'victim@example.com' }, { ip })).json() as { otpId: string };
+      const code2 = otpFrom(await smtp.waitFor('victim@example.com', (m) => m.subject === 'OTP for Acme' && otpFrom(m) !== code6));
+      assert.equal((await post('/api/collections/users/auth-with-otp', { otpId: again, password: code2 }, { ip })).statusCode, 200);
+      assert.equal((await t.app.http.inject({ method: 'GET', url: `/api/collections/users/records/${id}`, headers: { authorization: ownerAccess } })).statusCode, 200, 'no second reset');
+    });
+
+    it('email-change-password-guess-budget: wrong passwords at confirm-email-change spend the signin-identity budget of auth-with-password', async () => {
+      await signUp('olga@example.com');
+      const { token: access } = (await signIn('olga@example.com')).json() as { token: string }; // 1
+      assert.equal((await post('/api/collections/users/request-email-change', { newEmail: 'olga.new@example.com' }, { ip: freshIp(), token: access })).statusCode, 204);
+      const token = tokenFrom(await smtp.waitFor('olga.new@example.com'));
+      for (let i = 0; i < 6; i++) { // 2–7
+        const r = await post('/api/collections/users/confirm-email-change', { token, password: `guess ${i}` }, { ip: freshIp() });
+        assert.equal(r.statusCode, 400, r.body);
+        assert.match(r.body, /validation_invalid_password/);
+        assert.match(String(r.headers['ratelimit-policy']), /"signin-identity";q=10;w=900/);
+      }
+      for (let i = 0; i < 3; i++) assert.equal((await signIn('olga@example.com', `guess ${i}`)).statusCode, 400); // 8–10
+      // The budget is spent: the right password is refused at sign-in and at the confirmation alike.
+      const signin = await signIn('olga@example.com');
+      assert.equal(signin.statusCode, 429);
+      assert.match(String(signin.headers.ratelimit), /"signin-identity";r=0/);
+      const confirm = await post('/api/collections/users/confirm-email-change', { token, password: PASSWORD }, { ip: freshIp() });
+      assert.equal(confirm.statusCode, 429);
+      assert.equal(code(confirm), 'rate_limited');
+      assert.equal((await view((await t.app.records.findRawBy('users', 'email', 'olga@example.com'))!.id as string)).email, 'olga@example.com');
+    });
+
+    it('confirm-token-binding-recheck: a password change committed between the token check and its use makes the token invalid', async () => {
+      const id = await signUp('paul@example.com');
+      const ip = freshIp();
+      await post('/api/collections/users/request-password-reset', { email: 'paul@example.com' }, { ip });
+      const token = tokenFrom(await smtp.waitFor('paul@example.com', (m) => m.subject === 'Reset your Acme password'));
+      // Make the race deterministic: the owner's password change lands right after the flow looked the
+      // record up (and found the token still bound to it), before its transaction.
+      const records = t.app.records;
+      const original = records.findRawBy.bind(records);
+      let armed = true;
+      records.findRawBy = async (collection, f, value) => {
+        const row = await original(collection, f, value);
+        if (armed && collection === 'users' && f === 'id' && value === id) {
+          armed = false;
+          const change = await t.app.http.inject({ method: 'PATCH', url: `/api/collections/users/records/${id}`, headers: { authorization: t.superuserToken }, payload: { password: 'owner changed passphrase', passwordConfirm: 'owner changed passphrase' } });
+          assert.equal(change.statusCode, 200, change.body);
+        }
+        return row;
+      };
+      try {
+        const r = await post('/api/collections/users/confirm-password-reset', { token, password: 'attacker long passphrase', passwordConfirm: 'attacker long passphrase' }, { ip });
+        assert.equal(armed, false, 'the interposed change ran');
+        assert.equal(r.statusCode, 400, r.body);
+        assert.equal(code(r), 'email_token_invalid');
+      } finally {
+        records.findRawBy = original;
+      }
+      assert.equal((await signIn('paul@example.com', 'owner changed passphrase')).statusCode, 200);
+      assert.equal((await signIn('paul@example.com', 'attacker long passphrase')).statusCode, 400);
+      // The token is not left half-used either: the transaction rolled back, but its binding is gone.
+      assert.equal(code(await post('/api/collections/users/confirm-password-reset', { token, password: 'attacker long passphrase', passwordConfirm: 'attacker long passphrase' }, { ip })), 'email_token_invalid');
+    });
+
+    it('strict-mail-address: lists, display names, group syntax and quoted or non-ASCII addresses are refused', async () => {
+      for (const email of ['a@example.com,b@example.com', 'a@example.com;b@example.com', '<a@example.com>', 'Ann <a@example.com>', 'team:a@example.com;', 'a:b@example.com',
+        '"a b"@example.com', 'a@example', 'a..b@example.com', '.a@example.com', 'ä@example.com', 'a@exa_mple.com', 'a@1.2.3.4', 'a@[127.0.0.1]', 'a@example.com\r\nBcc: x@example.com']) {
+        for (const path of ['request-password-reset', 'request-verification', 'request-otp']) {
+          const r = await post(`/api/collections/users/${path}`, { email }, { ip: freshIp() });
+          assert.equal(r.statusCode, 400, `${path} ${email}: ${r.body}`);
+          assert.equal(code(r), 'validation_failed');
+        }
+      }
+      const ok = await post('/api/collections/users/request-password-reset', { email: "o'brien+tag@mail.example.co.uk" }, { ip: freshIp() });
+      assert.equal(ok.statusCode, 204);
     });
 
     it('audits every flow without tokens or codes', async () => {
@@ -385,3 +540,18 @@ for (const dialect of dialects()) {
     });
   });
 }
+
+describe('rate-limit client keys (ipv6-per-64)', () => {
+  const cases: [string, string][] = [
+    ['203.0.113.7', '203.0.113.7'],
+    ['::ffff:203.0.113.7', '203.0.113.7'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['2001:0db8:0000:0000:ffff:ffff:ffff:ffff', '2001:db8:0:0::/64'],
+    ['[2001:db8::1]', '2001:db8:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['2001:db8:0:1::1', '2001:db8:0:1::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['2001:db8::203.0.113.7', '2001:db8:0:0::/64'],
+  ];
+  for (const [ip, key] of cases) it(`${ip} → ${key}`, () => assert.equal(ipKey(ip), key));
+});

@@ -304,9 +304,14 @@ for (const dialect of dialects()) {
       const noProof = await inject('POST', '/api/collections/users/recovery-codes', {}, alice.token);
       assert.equal(noProof.statusCode, 400);
       assert.equal((noProof.json() as { code: string }).code, 'validation_failed');
-      const badProof = await inject('POST', '/api/collections/users/recovery-codes', { password: 'wrong wrong' }, alice.token);
+      const badProof = await inject('POST', '/api/collections/users/recovery-codes', { code: '000000' }, alice.token);
       assert.equal((badProof.json() as { code: string }).code, 'auth_failed');
-      const regen = await inject('POST', '/api/collections/users/recovery-codes', { password }, alice.token);
+      // The password is no proof for an account with a second factor (see mfa-factor-takeover.test.ts).
+      const byPassword = await inject('POST', '/api/collections/users/recovery-codes', { password }, alice.token);
+      assert.equal(byPassword.statusCode, 403, byPassword.body);
+      assert.equal((byPassword.json() as { code: string }).code, 'factor_proof_required');
+      await freshSteps(alice.id);
+      const regen = await inject('POST', '/api/collections/users/recovery-codes', { code: await totpCode(alice.secret, now()) }, alice.token);
       assert.equal(regen.statusCode, 200, regen.body);
       const fresh = (regen.json() as { recoveryCodes: string[] }).recoveryCodes;
       assert.equal(fresh.length, 10);
@@ -319,9 +324,12 @@ for (const dialect of dialects()) {
       for (const r of rows) for (const code of fresh) assert.ok(!r.hash.includes(code.replaceAll('-', '')));
     });
 
-    it('removing TOTP needs a current code or the password', async () => {
+    it('removing TOTP needs a current code (or a recovery code), not the password', async () => {
       const res = await inject('DELETE', '/api/collections/users/totp', {}, bob.token);
       assert.equal(res.statusCode, 400);
+      const byPassword = await inject('DELETE', '/api/collections/users/totp', { password }, bob.token);
+      assert.equal(byPassword.statusCode, 403);
+      assert.equal((byPassword.json() as { code: string }).code, 'factor_proof_required');
       const wrong = await inject('DELETE', '/api/collections/users/totp', { code: '000000' }, bob.token);
       assert.equal((wrong.json() as { code: string }).code, 'auth_failed');
       await freshSteps(bob.id);

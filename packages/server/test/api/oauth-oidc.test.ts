@@ -4,6 +4,9 @@
  * advisories' rules (GHSA-m93w-4fxv-r35v, GHSA-pq7p-mc74-g65w), tampered state, wrong redirect URI,
  * reused code, wrong nonce, missing PKCE, disabled providers, and no provider secret or token in any
  * answer (tokens sealed in the database). One happy path goes through the `pocketbase` SDK.
+ * Regression tests of the security review: linking needs a recent sign-in and mails the owner, a
+ * linking proof of an unverified account ends the squatter's access, `createData.password` needs a
+ * provider-verified email, and concurrent first sign-ins never end in a 5xx.
  */
 import { describe, before, after, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +17,7 @@ import PocketBase from 'pocketbase';
 import { dialects } from '../support/databases.ts';
 import { startTestApp, createCollection, createRecord, type TestApp } from '../support/app.ts';
 import { startIssuer, type Callback, type TestIssuer } from '../support/oidc-issuer.ts';
+import { startSmtp, type TestSmtp } from '../support/smtp.ts';
 import { SecretBox } from '../../src/secrets/index.ts';
 import { loadConfig } from '../../src/app/index.ts';
 import { identityTokenAad } from '../../src/auth/oauth/index.ts';
@@ -27,15 +31,17 @@ for (const dialect of dialects()) {
   describe(`OAuth2 / OpenID Connect sign-in (${dialect})`, () => {
     let t: TestApp;
     let idp: TestIssuer;
+    let smtp: TestSmtp;
     let redirect: string;
     /** Every answer body the tests saw, to check no secret ever appears in one. */
     const seen: string[] = [];
 
     before(async () => {
       idp = await startIssuer();
+      smtp = await startSmtp();
       redirect = idp.redirectURIs[0];
       // The flows here run many sign-ins from one address; the limits have their own test below.
-      t = await startTestApp(dialect, { rateLimits: { ...loadConfig({}, {}).rateLimits, signInPerIp: 10_000, signUpPerIp: 10_000 } });
+      t = await startTestApp(dialect, { smtp: smtp.config, rateLimits: { ...loadConfig({}, {}).rateLimits, signInPerIp: 10_000, signUpPerIp: 10_000 } });
       await createCollection(t, {
         name: 'users', type: 'auth', createRule: '', viewRule: 'id = @request.auth.id', updateRule: 'id = @request.auth.id',
         fields: [{ name: 'name', type: 'text', max: 100 }],
@@ -48,6 +54,7 @@ for (const dialect of dialects()) {
     after(async () => {
       await t.dispose();
       await idp.close();
+      await smtp.close();
     });
 
     async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, token?: string): Promise<Answer> {
@@ -365,6 +372,94 @@ for (const dialect of dialects()) {
       assert.equal(owner.status, 200, owner.text);
       assert.equal((owner.body.record as { verified: boolean }).verified, true);
       assert.deepEqual((await identities(id)).map((r) => r.subject), ['jo-sub']);
+    });
+
+    it('oauth-link-needs-recent-signin: a stolen or old session cannot link a provider account (403 reauthentication_required); a fresh sign-in can, and the owner is mailed', async () => {
+      const rita = await createRecord(t, 'users', { email: 'rita@example.com', password: PASSWORD, passwordConfirm: PASSWORD, verified: true });
+      const old = await call('POST', '/api/collections/users/auth-with-password', { identity: 'rita@example.com', password: PASSWORD });
+      // Ten minutes later (RECENT_SIGN_IN_MS), the token still works but no longer links anything.
+      await t.app.db.run('UPDATE _sessions SET created = ? WHERE record_id = ?', ['2000-01-01 00:00:00.000Z', String(rita.id)]);
+      idp.accounts.set('rita-sub', { email: 'rita@work.example', email_verified: true });
+      const stale = await signInAs('rita-sub', {}, old.body.token as string);
+      assert.equal(stale.status, 403, stale.text);
+      assert.equal(stale.body.code, 'reauthentication_required');
+      assert.ok(!('token' in stale.body));
+      assert.equal((await identities(String(rita.id))).length, 0);
+      const audit = await t.app.audit.list(0, 10_000, 'auth.oauth_link');
+      assert.ok(audit.some((a) => a.outcome === 'failure' && a.details.reason === 'reauthentication_required'));
+      // A fresh sign-in links; the owner gets a notice naming the provider, never a token.
+      const fresh = await call('POST', '/api/collections/users/auth-with-password', { identity: 'rita@example.com', password: PASSWORD });
+      const linked = await signInAs('rita-sub', {}, fresh.body.token as string);
+      assert.equal(linked.status, 200, linked.text);
+      assert.equal((await identities(String(rita.id))).length, 1);
+      const notice = await smtp.waitFor('rita@example.com', (m) => m.subject === 'A sign-in method was added to your Basalt account');
+      assert.match(notice.text, /A acme account was linked/);
+      assert.ok(!notice.text.includes(fresh.body.token as string));
+      // Signing in with an identity that is already the caller's own needs no recent sign-in.
+      await t.app.db.run('UPDATE _sessions SET created = ? WHERE record_id = ?', ['2000-01-01 00:00:00.000Z', String(rita.id)]);
+      const again = await signInAs('rita-sub', {}, linked.body.token as string);
+      assert.equal(again.status, 200, again.text);
+    });
+
+    it('oauth-link-proof-ends-squatter-access: a provider proving an unverified account\'s email replaces its password and ends every session', async () => {
+      // The squatter registered sam@example.com with a password of their own and keeps a session.
+      const squat = await call('POST', '/api/collections/users/records', { email: 'sam@example.com', password: PASSWORD, passwordConfirm: PASSWORD });
+      assert.equal(squat.status, 200, squat.text);
+      const id = String(squat.body.id);
+      const squatter = await call('POST', '/api/collections/users/auth-with-password', { identity: 'sam@example.com', password: PASSWORD });
+      const caller = await call('POST', '/api/collections/users/auth-with-password', { identity: 'sam@example.com', password: PASSWORD });
+      idp.accounts.set('sam-sub', { email: 'sam@example.com', email_verified: true });
+      const proof = await signInAs('sam-sub', {}, caller.body.token as string);
+      assert.equal(proof.status, 200, proof.text);
+      assert.equal((proof.body.record as { verified: boolean }).verified, true);
+      // Every earlier token, refresh token and the password are dead; the answer's session works.
+      for (const tok of [squatter.body.token, caller.body.token]) assert.equal((await call('GET', `/api/collections/users/records/${id}`, undefined, tok as string)).status, 401);
+      assert.equal((await call('POST', '/api/collections/users/auth-refresh', { refreshToken: squatter.body.refreshToken })).status, 401);
+      const pw = await call('POST', '/api/collections/users/auth-with-password', { identity: 'sam@example.com', password: PASSWORD });
+      assert.equal(pw.status, 400);
+      assert.equal(pw.body.code, 'auth_failed');
+      assert.equal((await call('GET', `/api/collections/users/records/${id}`, undefined, proof.body.token as string)).status, 200);
+      assert.equal((await call('POST', '/api/collections/users/auth-refresh', { refreshToken: proof.body.refreshToken })).status, 200);
+    });
+
+    it('oauth-createdata-password-unverified-email: createData cannot set a password when the provider does not vouch for the email', async () => {
+      idp.accounts.set('uma-sub', { email: 'uma@example.com', email_verified: false });
+      const refused = await signInAs('uma-sub', { createData: { password: 'attacker long passphrase', passwordConfirm: 'attacker long passphrase' } });
+      assert.equal(refused.status, 400, refused.text);
+      assert.equal(refused.body.code, 'validation_failed');
+      assert.equal((refused.body.data as { password: { code: string } }).password.code, 'validation_oauth_email_unverified');
+      assert.equal(await t.app.records.findRawBy('users', 'email', 'uma@example.com'), undefined);
+      // Without a password the sign-up works (a password nobody knows); with a verified email, a password is fine.
+      assert.equal((await signInAs('uma-sub')).status, 200);
+      idp.accounts.set('vic-sub', { email: 'vic@example.com', email_verified: true });
+      const ok = await signInAs('vic-sub', { createData: { password: 'vic long passphrase', passwordConfirm: 'vic long passphrase' } });
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal((await call('POST', '/api/collections/users/auth-with-password', { identity: 'vic@example.com', password: 'vic long passphrase' })).status, 200);
+    });
+
+    it('oauth-concurrent-first-signin: parallel first sign-ins of one provider account never answer 5xx; one account, one identity', async () => {
+      const parallel = async (sub: string) => {
+        const flows = await Promise.all([0, 1, 2, 3].map(async () => {
+          const p = await startFlow();
+          return { p, cb: await browse(p, sub) };
+        }));
+        return Promise.all(flows.map(({ p, cb }) => exchange({ provider: 'acme', code: cb.code, codeVerifier: p.codeVerifier, redirectURL: redirect, state: cb.state })));
+      };
+      // A new account (create + link) …
+      idp.accounts.set('zed-sub', { email: 'zed@example.com', email_verified: true });
+      const created = await parallel('zed-sub');
+      for (const a of created) assert.equal(a.status, 200, a.text);
+      assert.equal(new Set(created.map((a) => (a.body.record as { id: string }).id)).size, 1);
+      assert.equal((await identities(String((created[0].body.record as { id: string }).id))).length, 1);
+      // … and a link to an existing verified account by email.
+      const yan = await createRecord(t, 'users', { email: 'yan@example.com', password: PASSWORD, passwordConfirm: PASSWORD, verified: true });
+      idp.accounts.set('yan-sub', { email: 'yan@example.com', email_verified: true });
+      const linked = await parallel('yan-sub');
+      for (const a of linked) {
+        assert.equal(a.status, 200, a.text);
+        assert.equal((a.body.record as { id: string }).id, yan.id);
+      }
+      assert.equal((await identities(String(yan.id))).length, 1);
     });
 
     it('disabled OAuth2 and unknown providers are refused with stable codes', async () => {

@@ -45,8 +45,16 @@ for (const dialect of dialects()) {
       return { id: (c.json() as { id: string }).id, token: (s.json() as { token: string }).token };
     }
 
-    async function registrationOptions(token: string): Promise<CreationOptions & { authenticatorSelection?: unknown; excludeCredentials?: unknown[] }> {
-      const res = await inject('POST', '/api/collections/users/passkeys/options', {}, token);
+    /** An assertion of one of the signed-in record's passkeys, proving a factor change (`{passkey}`). */
+    async function passkeyProof(token: string, authenticator: SoftAuthenticator): Promise<AssertionJson> {
+      const res = await inject('POST', '/api/collections/users/passkeys/reauth-options', {}, token);
+      assert.equal(res.statusCode, 200, res.body);
+      return authenticator.assert(res.json() as RequestOptions);
+    }
+
+    /** Registration options; `proof` for a record that already has a passkey (its token signed in with the password only). */
+    async function registrationOptions(token: string, proof?: SoftAuthenticator): Promise<CreationOptions & { authenticatorSelection?: unknown; excludeCredentials?: unknown[] }> {
+      const res = await inject('POST', '/api/collections/users/passkeys/options', proof ? { passkey: await passkeyProof(token, proof) } : {}, token);
       assert.equal(res.statusCode, 200, res.body);
       return res.json() as CreationOptions;
     }
@@ -107,16 +115,16 @@ for (const dialect of dialects()) {
       assert.deepEqual(list.items.map((p) => p.name), ['Laptop']);
       const status = (await inject('GET', '/api/collections/users/mfa', undefined, aliceAccount.token)).json() as { passkeys: number };
       assert.equal(status.passkeys, 1);
-      // A second registration excludes the first credential.
-      const next = await registrationOptions(aliceAccount.token);
+      // A second registration excludes the first credential (and is proven with the first passkey).
+      const next = await registrationOptions(aliceAccount.token, alice);
       assert.equal(next.excludeCredentials?.length, 1);
     });
 
     it('refuses registrations from another origin, for another RP ID, or with another record\'s challenge', async () => {
       const other = new SoftAuthenticator({ origin });
-      const evilOrigin = await inject('POST', '/api/collections/users/passkeys', { credential: other.register(await registrationOptions(aliceAccount.token), { origin: 'https://evil.example' }) }, aliceAccount.token);
+      const evilOrigin = await inject('POST', '/api/collections/users/passkeys', { credential: other.register(await registrationOptions(aliceAccount.token, alice), { origin: 'https://evil.example' }) }, aliceAccount.token);
       assert.equal(code(evilOrigin), 'auth_failed');
-      const evilRp = await inject('POST', '/api/collections/users/passkeys', { credential: other.register(await registrationOptions(aliceAccount.token), { rpId: 'evil.example' }) }, aliceAccount.token);
+      const evilRp = await inject('POST', '/api/collections/users/passkeys', { credential: other.register(await registrationOptions(aliceAccount.token, alice), { rpId: 'evil.example' }) }, aliceAccount.token);
       assert.equal(code(evilRp), 'auth_failed');
       const bob = await account('bob@example.com');
       const bobsOptions = await registrationOptions(bob.token);
@@ -245,7 +253,9 @@ for (const dialect of dialects()) {
       const bobToken = ((await inject('POST', '/api/collections/users/auth-with-password', { identity: 'bob@example.com', password })).json() as { token: string }).token;
       assert.ok(bob);
       assert.equal((await inject('DELETE', `/api/collections/users/passkeys/${id}`, undefined, bobToken)).statusCode, 404);
-      assert.equal((await inject('DELETE', `/api/collections/users/passkeys/${id}`, undefined, aliceAccount.token)).statusCode, 204);
+      // Deleting a factor needs that factor (or another): alice's token signed in with the password only.
+      assert.equal(code(await inject('DELETE', `/api/collections/users/passkeys/${id}`, { password }, aliceAccount.token)), 'factor_proof_required');
+      assert.equal((await inject('DELETE', `/api/collections/users/passkeys/${id}`, { passkey: await passkeyProof(aliceAccount.token, alice) }, aliceAccount.token)).statusCode, 204);
       assert.equal(code(await passkeySignIn(alice.assert(await signInOptions()))), 'auth_failed');
 
       const member = await inject('POST', '/api/collections/members/auth-with-passkey/options', {});

@@ -59,7 +59,15 @@ describe('OAuth2 profiles: when is an email verified', () => {
     { name: 'GitHub emails unavailable', user: profileFromGithub({ id: 7, email: null }, []), email: '', verified: false },
     { name: 'Discord verified', user: profileFromDiscord({ id: '9', username: 'd', email: 'd@x.io', verified: true }), email: 'd@x.io', verified: true },
     { name: 'Discord unverified', user: profileFromDiscord({ id: '9', username: 'd', email: 'd@x.io', verified: false }), email: 'd@x.io', verified: false },
+    { name: 'Discord without verified', user: profileFromDiscord({ id: '9', username: 'd', email: 'd@x.io' }), email: 'd@x.io', verified: false },
+    { name: 'Discord verified "true" (a string) is not the documented boolean', user: profileFromDiscord({ id: '9', username: 'd', email: 'd@x.io', verified: 'true' }), email: 'd@x.io', verified: false },
+    { name: 'GitHub verified but not primary: the public email, unverified', user: profileFromGithub({ id: 7, email: 'public@x.io' }, [{ email: 'other@x.io', primary: false, verified: true }]), email: 'public@x.io', verified: false },
     { name: 'generic email_verified', user: profileFromOAuth2({ id: 3, email: 'g@x.io', email_verified: true }), email: 'g@x.io', verified: true },
+    // oauth2-generic-verified-flag: a bare `verified` means whatever the provider means by it (an account,
+    // a phone, a badge); only OpenID Connect's `email_verified` vouches for the email of a generic provider.
+    { name: 'oauth2-generic-verified-flag: generic `verified: true` is not a verified email', user: profileFromOAuth2({ id: 3, email: 'g@x.io', verified: true }), email: 'g@x.io', verified: false },
+    { name: 'generic email_verified false beats verified true', user: profileFromOAuth2({ id: 3, email: 'g@x.io', email_verified: false, verified: true }), email: 'g@x.io', verified: false },
+    { name: 'generic email_verified "yes" is not true', user: profileFromOAuth2({ id: 3, email: 'g@x.io', email_verified: 'yes' }), email: 'g@x.io', verified: false },
     { name: 'generic without a flag', user: profileFromOAuth2({ id: 3, email: 'g@x.io' }), email: 'g@x.io', verified: false },
     { name: 'verified flag without an email', user: profileFromOAuth2({ id: 3, email_verified: true }), email: '', verified: false },
   ];

@@ -86,13 +86,14 @@ for (const dialect of dialects()) {
       assert.match(help.stdout, /rotate-signing[\s\S]*rotate[\s\S]*new-master/);
       assert.equal((await runCli(['keys', 'rotate', 'extra', ...data.flags()])).code, 2);
 
-      // [B, A]: rotate. 7 × apiKey + 6 non-empty notes + 7 stored answers.
+      // [B, A]: rotate. 7 × apiKey + 6 non-empty notes + 7 stored answers, and the same 13 secret values
+      // in the change log's create events.
       const first = await runCli(['keys', 'rotate', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
       assert.equal(first.code, 0, first.stderr);
-      assert.match(first.stdout, /active encryption key "B": re-wrapped 20, already current 0, unreadable 0/);
+      assert.match(first.stdout, /active encryption key "B": re-wrapped 33, already current 0, unreadable 0/);
       const again = await runCli(['keys', 'rotate', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
       assert.equal(again.code, 0, again.stderr);
-      assert.match(again.stdout, /re-wrapped 0, already current 20, unreadable 0/);
+      assert.match(again.stdout, /re-wrapped 0, already current 33, unreadable 0/);
 
       // [B] alone reads every value, and replays the stored answers.
       const { app, token } = await openApp(data, [keyB]);
@@ -111,7 +112,7 @@ for (const dialect of dialects()) {
         assert.equal(replay.body.apiKey, 'secret-0-');
         const audit = await app.db.all<{ outcome: string; details: string }>(`SELECT outcome, details FROM _audit WHERE action = 'keys.rotate_encryption' ORDER BY seq`);
         assert.deepEqual(audit.map((a) => a.outcome), ['success', 'success']);
-        assert.equal(JSON.parse(audit[0].details).rewrapped, 20);
+        assert.equal(JSON.parse(audit[0].details).rewrapped, 33);
       } finally {
         await app.close();
       }
@@ -144,7 +145,8 @@ for (const dialect of dialects()) {
       }
       const r = await runCli(['keys', 'rotate', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
       assert.equal(r.code, 1, r.stdout + r.stderr);
-      assert.match(r.stdout, /re-wrapped 1, already current 0, unreadable 2/);
+      // a's value in vault, plus the three create events in the change log (sealed under A when written).
+      assert.match(r.stdout, /re-wrapped 4, already current 0, unreadable 2/);
       assert.match(r.stderr, new RegExp(`cannot open vault ${moved} apiKey`));
       assert.match(r.stderr, new RegExp(`cannot open vault ${foreign} apiKey`));
       assert.doesNotMatch(r.stdout + r.stderr, /value-of|bse1\./, 'no plaintext or ciphertext in the output');
@@ -172,7 +174,8 @@ for (const dialect of dialects()) {
         assert.deepEqual(await keyIds(app, 'vault', 'apiKey'), ['A', 'B']);
         // Running it again is the resume: the first three are already current.
         const resumed = await rotateSealedValues(app.db, app.registry, app.secrets, { batchRows: 3 });
-        assert.deepEqual([resumed.rewrapped, resumed.current], [8, 3]);
+        // 8 in vault, plus the 11 create events in the change log.
+        assert.deepEqual([resumed.rewrapped, resumed.current], [19, 3]);
         // Start over with 11 rows under A, to count the batches.
         const rows = Array.from({ length: 11 }, (_, i) => ({ id: `rec${String(i).padStart(12, '0')}`, v: `v${i}` }));
         const sealer = new SecretBox(parseMasterKeys([keyA]));
@@ -188,6 +191,57 @@ for (const dialect of dialects()) {
         assert.deepEqual(await keyIds(app, 'vault', 'apiKey'), ['B']);
         const list = await app.http.inject({ method: 'GET', url: '/api/collections/vault/records?perPage=100&sort=id', headers: { authorization: (await app.auth.authWithPassword('_superusers', SUPERUSER_EMAIL, SUPERUSER_PASSWORD, { ip: '127.0.0.1', userAgent: 't' })).token } });
         assert.deepEqual((list.json() as Json).items.map((r: Json) => r.apiKey), rows.map((r) => r.v));
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('--reencrypt seals every value anew under a fresh data key, the change log included (after a key leak)', async (t) => {
+      const data = freshServerData(dialect);
+      t.after(() => data.cleanup());
+      const keyA = newMasterKeyEntry('A');
+      const keyB = newMasterKeyEntry('B');
+      const q = (app: BasaltApp) => Promise.all([
+        app.db.all<{ id: string; v: string }>('SELECT id, "apiKey" AS v FROM vault ORDER BY id'),
+        app.db.all<{ record_id: string; data: string }>(`SELECT record_id, data FROM _changes WHERE collection = 'vault' ORDER BY seq`),
+      ]);
+      let before: Awaited<ReturnType<typeof q>>;
+      {
+        const { app, token } = await openApp(data, [keyA]);
+        try {
+          await call(app, token, 'POST', '/api/collections', { name: 'vault', fields: [{ name: 'apiKey', type: 'secret' }] });
+          for (const v of ['r0', 'r1', 'r2']) await call(app, token, 'POST', '/api/collections/vault/records', { apiKey: `value-${v}` });
+          before = await q(app);
+        } finally {
+          await app.close();
+        }
+      }
+      assert.equal((await runCli(['keys', 'rotate-signing', '--reencrypt', ...data.flags()])).code, 2);
+      const r = await runCli(['keys', 'rotate', '--reencrypt', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /active encryption key "B": re-encrypted 6, already current 0, unreadable 0/);
+      assert.doesNotMatch(r.stdout + r.stderr, /value-r|bse1\./);
+      const { app, token } = await openApp(data, [keyB]);
+      try {
+        const [rows, events] = await q(app);
+        // Nothing of the old envelope survives: wrapped data key, nonce and ciphertext are all new.
+        const parts = (v: string) => v.split('.').slice(3);
+        const olds = [...before![0].map((x) => x.v), ...before![1].map((e) => JSON.parse(e.data).apiKey as string)].flatMap(parts);
+        const news = [...rows.map((x) => x.v), ...events.map((e) => JSON.parse(e.data).apiKey as string)];
+        assert.equal(news.length, 6);
+        for (const v of news) {
+          assert.equal(v.split('.')[1], 'B');
+          for (const part of parts(v)) assert.ok(!olds.includes(part), 'a fresh data key, nonce and ciphertext');
+        }
+        // ... and every value still reads, in the table and in the log.
+        const read = await Promise.all(rows.map(async (row) => (await call(app, token, 'GET', `/api/collections/vault/records/${row.id}`)).body.apiKey as string));
+        assert.deepEqual(read.sort(), ['value-r0', 'value-r1', 'value-r2']);
+        const vault = app.registry.get('vault');
+        const field = vault.fields.find((f) => f.name === 'apiKey')!;
+        const box = new SecretBox(parseMasterKeys([keyB]));
+        assert.deepEqual(events.map((e) => box.open(JSON.parse(e.data).apiKey as string, `${vault.id}/${e.record_id}/${field.id}`)).sort(), ['value-r0', 'value-r1', 'value-r2']);
+        const audit = await app.db.all<{ details: string }>(`SELECT details FROM _audit WHERE action = 'keys.rotate_encryption'`);
+        assert.equal(JSON.parse(audit[0].details).reencrypt, true);
       } finally {
         await app.close();
       }

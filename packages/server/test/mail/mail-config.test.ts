@@ -19,7 +19,7 @@ describe('smtp configuration', () => {
       BASALT_SMTP_HOST: 'smtp.example.com', BASALT_SMTP_PORT: '465', BASALT_SMTP_SECURE: 'true', BASALT_SMTP_USERNAME: 'mailer',
       BASALT_SMTP_PASSWORD: 's3cret-smtp', BASALT_SMTP_FROM_ADDRESS: 'noreply@example.com', BASALT_SMTP_FROM_NAME: 'Acme', BASALT_APP_NAME: 'Acme',
     });
-    assert.deepEqual(c.smtp, { host: 'smtp.example.com', port: 465, secure: true, username: 'mailer', password: 's3cret-smtp', from: { name: 'Acme', address: 'noreply@example.com' } });
+    assert.deepEqual(c.smtp, { host: 'smtp.example.com', port: 465, secure: true, security: 'tls', allowInsecure: false, username: 'mailer', password: 's3cret-smtp', from: { name: 'Acme', address: 'noreply@example.com' } });
     assert.equal(c.appName, 'Acme');
   });
 

@@ -16,7 +16,13 @@ const obj = (properties: Record<string, unknown>, required: string[] = []) => ({
 const str = { type: 'string' };
 const webauthnJson = { type: 'object', description: 'WebAuthn JSON (`PublicKeyCredential.toJSON()` / @simplewebauthn/browser): base64url members.', additionalProperties: true };
 const codes = obj({ recoveryCodes: { type: 'array', items: str, minItems: 10, maxItems: 10, description: 'Shown once; each works once.' } }, ['recoveryCodes']);
-const proof = obj({ code: { type: 'string', description: 'A current TOTP code (spent).' }, password: { type: 'string', description: 'Or the account password.' } });
+// A factor change is proven with a factor when the account has one; the password only when it has none (docs/mfa.md).
+const proof = obj({
+  code: { type: 'string', description: 'A current TOTP code (spent).' },
+  recoveryCode: { type: 'string', description: 'A recovery code (spent); for removals and regeneration only.' },
+  passkey: { ...webauthnJson, description: 'An answer to `passkeys/reauth-options` from one of the account\'s passkeys.' },
+  password: { type: 'string', description: 'The account password: only for an account without a second factor (else 403 `factor_proof_required`).' },
+});
 const passkey = obj({ id: str, name: str, created: str, lastUsed: str, transports: { type: 'array', items: str }, deviceType: { type: 'string', enum: ['singleDevice', 'multiDevice'] }, backedUp: { type: 'boolean' } }, ['id', 'name']);
 
 /** The MFA paths of auth collection `name` (component base `base`, tag `tag`). */
@@ -45,13 +51,13 @@ export function mfaPaths(name: string, tag: string, base: string): Record<string
       }),
     },
     [`${at}/totp`]: {
-      delete: op('totpRemove', `Remove TOTP (${name})`, `${own} Needs a current code or the password; the recovery codes go too.`, {
+      delete: op('totpRemove', `Remove TOTP (${name})`, `${own} Needs a current code, a recovery code or a passkey (the password only while the account has no usable second factor); the recovery codes go too.`, {
         security: AUTH_REQUIRED, requestBody: { required: true, content: json(proof) },
         responses: { 204: { description: 'Removed.' }, ...errors(400, 401, 403, 404, 429) },
       }),
     },
     [`${at}/recovery-codes`]: {
-      post: op('recoveryCodesRegenerate', `New recovery codes (${name})`, `${own} Needs a current TOTP code or the password; the old codes die.`, {
+      post: op('recoveryCodesRegenerate', `New recovery codes (${name})`, `${own} Needs a current TOTP code, a recovery code or a passkey; the old codes die. 404 without a confirmed authenticator.`, {
         security: AUTH_REQUIRED, requestBody: { required: true, content: json(proof) },
         responses: { 200: { description: 'Recovery codes.', content: json(codes) }, ...errors(400, 401, 403, 404, 429) },
       }),
@@ -66,8 +72,14 @@ export function mfaPaths(name: string, tag: string, base: string): Record<string
         }),
     },
     [`${at}/passkeys/options`]: {
-      post: op('passkeyRegistrationOptions', `Passkey registration options (${name})`, `${own} Options for \`navigator.credentials.create()\`; the challenge works once, for 5 minutes.`, {
-        security: AUTH_REQUIRED, responses: { 200: { description: 'PublicKeyCredentialCreationOptionsJSON.', content: json(webauthnJson) }, ...errors(401, 403, 404, 409) },
+      post: op('passkeyRegistrationOptions', `Passkey registration options (${name})`, `${own} Options for \`navigator.credentials.create()\`; the challenge works once, for 5 minutes. Needs a sign-in of the last 10 minutes (a multi-factor one, when the account has a second factor) or a proof.`, {
+        security: AUTH_REQUIRED, requestBody: { required: false, content: json(proof) },
+        responses: { 200: { description: 'PublicKeyCredentialCreationOptionsJSON.', content: json(webauthnJson) }, ...errors(400, 401, 403, 404, 409, 429) },
+      }),
+    },
+    [`${at}/passkeys/reauth-options`]: {
+      post: op('passkeyReauthOptions', `Passkey options to confirm a factor change (${name})`, `${own} Options for \`navigator.credentials.get()\` limited to the caller's passkeys; send the answer as \`passkey\` with the change. Works once, for 5 minutes; never signs in.`, {
+        security: AUTH_REQUIRED, responses: { 200: { description: 'PublicKeyCredentialRequestOptionsJSON.', content: json(webauthnJson) }, ...errors(400, 401, 403, 404, 429) },
       }),
     },
     [`${at}/passkeys`]: {
@@ -85,9 +97,9 @@ export function mfaPaths(name: string, tag: string, base: string): Record<string
         requestBody: { required: true, content: json(obj({ name: str }, ['name'])) },
         responses: { 200: { description: 'The passkey.', content: json(passkey) }, ...errors(400, 401, 403, 404) },
       }),
-      delete: op('passkeyDelete', `Delete a passkey (${name})`, own, {
-        security: AUTH_REQUIRED, parameters: [{ name: 'passkey', in: 'path', required: true, schema: str }],
-        responses: { 204: { description: 'Deleted.' }, ...errors(401, 403, 404) },
+      delete: op('passkeyDelete', `Delete a passkey (${name})`, `${own} Needs a sign-in of the last 10 minutes (a multi-factor one, when the account has a second factor) or a proof.`, {
+        security: AUTH_REQUIRED, parameters: [{ name: 'passkey', in: 'path', required: true, schema: str }], requestBody: { required: false, content: json(proof) },
+        responses: { 204: { description: 'Deleted.' }, ...errors(400, 401, 403, 404, 429) },
       }),
     },
     [`${at}/auth-with-passkey/options`]: {

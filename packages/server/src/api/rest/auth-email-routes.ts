@@ -2,17 +2,20 @@
  * The email routes of auth collections (PocketBase's paths and bodies): `request-verification`,
  * `confirm-verification`, `request-password-reset`, `confirm-password-reset`, `request-email-change`,
  * `confirm-email-change`, `request-otp` and `auth-with-otp`. Each is rate-limited per IP and per
- * identity (address, OTP id or token) with the IETF RateLimit headers; failed confirmations and OTP
- * tries are slowed progressively. See docs/auth-email.md.
+ * identity (address, OTP id or token, keyed on the collection's id so its name and id share them) with
+ * the IETF RateLimit headers; failed confirmations and OTP tries are slowed progressively. The
+ * per-address mail quota of the `request-*` calls never answers 429: past it, the answer is the usual
+ * one and no mail is sent, so nobody can lock an address out of its own mail (or learn about it).
+ * See docs/auth-email.md.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RestDeps } from './rest-deps.ts';
 import { clientInfo, principalOf } from './request-context.ts';
 import { respond } from './respond.ts';
 import { mfaIdOf } from './mfa-routes.ts';
-import { clientKey, failureDelay, type Hit } from './rate-limit.ts';
+import { clientKey, failureDelay, signInIdentityKey, signInIdentityQuota, type Hit } from './rate-limit.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
-import type { AuthEmailFlows } from '../../auth/index.ts';
+import type { AuthEmailFlows, PasswordAttemptGuard } from '../../auth/index.ts';
 
 type Req = FastifyRequest<{ Params: { collection: string } }>;
 
@@ -28,25 +31,39 @@ export function registerAuthEmailRoutes(app: FastifyInstance, deps: RestDeps): v
     const b = request.body;
     return b && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : {};
   };
-  const identityKey = (request: Req, v: unknown): string => `${request.params.collection}\u0000${typeof v === 'string' ? v.toLowerCase().slice(0, 254) : ''}`;
+  /**
+   * An identity-quota key: the collection's id (a URL may name the collection by name or by id; both
+   * must spend one quota) and the lower-cased identity. An unknown collection is a 404 here.
+   */
+  const identityKey = (request: Req, v: unknown): string => {
+    const c = deps.auth.authCollection(request.params.collection);
+    return `${c.id}\u0000${typeof v === 'string' ? v.toLowerCase().slice(0, 254) : ''}`;
+  };
 
-  /** Requests that send mail: per IP and per address, hourly. */
-  const mailQuota = (request: Req, reply: FastifyReply, address: unknown) => limiter.check(reply, [
-    [{ name: 'email-request-ip', limit: limits.emailRequestPerIp, windowSeconds: 3600 }, clientKey(request)],
-    [{ name: 'email-request-identity', limit: limits.emailRequestPerIdentity, windowSeconds: 3600 }, identityKey(request, address)],
-  ]);
+  /**
+   * Requests that send mail, hourly: per IP (429 past it) and per address, which is counted but never
+   * answered — past it the caller gets the usual answer and no mail goes out. Answers whether to send.
+   */
+  const mailQuota = async (request: Req, reply: FastifyReply, address: unknown): Promise<boolean> => {
+    const key = identityKey(request, address);
+    await limiter.check(reply, [[{ name: 'email-request-ip', limit: limits.emailRequestPerIp, windowSeconds: 3600 }, clientKey(request)]]);
+    const hit = await limiter.count({ name: 'email-request-identity', limit: limits.emailRequestPerIdentity, windowSeconds: 3600 }, key);
+    return hit === undefined || hit.count <= hit.quota.limit;
+  };
 
   /** Confirmations: per IP and per token, every 15 minutes; failures wait longer each time. */
-  const confirm = async (request: Req, reply: FastifyReply, work: () => Promise<void>): Promise<unknown> => {
+  const confirm = async (request: Req, reply: FastifyReply, work: (hits: Hit[]) => Promise<void>): Promise<unknown> => {
     const body = bodyOf(request);
+    const key = identityKey(request, body.token);
     const hits = await limiter.check(reply, [
       [{ name: 'email-confirm-ip', limit: limits.emailConfirmPerIp, windowSeconds: 900 }, clientKey(request)],
-      [{ name: 'email-confirm-identity', limit: limits.emailConfirmPerIdentity, windowSeconds: 900 }, identityKey(request, body.token)],
+      [{ name: 'email-confirm-identity', limit: limits.emailConfirmPerIdentity, windowSeconds: 900 }, key],
     ]);
     try {
-      await work();
+      await work(hits);
     } catch (e) {
-      await slowDown(e, hits, 'email-confirm-identity');
+      // A wrong password already waited its sign-in failure delay (confirm-email-change).
+      if (!(isBasaltError(e) && e.code === 'rate_limited') && !hits.some((h) => h.quota.name === 'signin-identity')) await slowDown(e, hits, 'email-confirm-identity');
       throw e;
     }
     return respond(request, reply, deps.metrics, null, 204);
@@ -57,10 +74,30 @@ export function registerAuthEmailRoutes(app: FastifyInstance, deps: RestDeps): v
     await failureDelay(limits.failureDelayMs, hits.find((h) => h.quota.name === quota)?.count ?? 0);
   };
 
+  /**
+   * The password check of confirm-email-change spends the account's `signin-identity` budget, the one
+   * auth-with-password spends (same quota, same key), and waits the same progressive delay after a
+   * wrong password: guesses here and at sign-in share one budget.
+   */
+  const passwordGuard = (reply: FastifyReply, hits: Hit[]): PasswordAttemptGuard => {
+    let signIn: Hit | undefined;
+    return {
+      async before(c, email) {
+        const all = await limiter.check(reply, [[signInIdentityQuota(limits.signInPerIdentity), signInIdentityKey(c.name, email)]], hits);
+        signIn = all.find((h) => h.quota.name === 'signin-identity');
+        if (signIn) hits.push(signIn);
+      },
+      async failed() {
+        const perToken = hits.find((h) => h.quota.name === 'email-confirm-identity')?.count ?? 0;
+        await failureDelay(limits.failureDelayMs, Math.max(signIn?.count ?? 0, perToken));
+      },
+    };
+  };
+
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/request-verification', async (request, reply) => {
     const body = bodyOf(request);
-    await mailQuota(request, reply, body.email);
-    flows().requestVerification(request.params.collection, body.email, request.ip);
+    const send = await mailQuota(request, reply, body.email);
+    flows().requestVerification(request.params.collection, body.email, request.ip, send);
     return respond(request, reply, deps.metrics, null, 204);
   });
 
@@ -71,8 +108,8 @@ export function registerAuthEmailRoutes(app: FastifyInstance, deps: RestDeps): v
 
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/request-password-reset', async (request, reply) => {
     const body = bodyOf(request);
-    await mailQuota(request, reply, body.email);
-    flows().requestPasswordReset(request.params.collection, body.email, request.ip);
+    const send = await mailQuota(request, reply, body.email);
+    flows().requestPasswordReset(request.params.collection, body.email, request.ip, send);
     return respond(request, reply, deps.metrics, null, 204);
   });
 
@@ -85,27 +122,28 @@ export function registerAuthEmailRoutes(app: FastifyInstance, deps: RestDeps): v
     const body = bodyOf(request);
     const principal = await principalOf(request, deps.auth);
     if (principal.kind === 'anonymous') throw new BasaltError('unauthorized');
-    await mailQuota(request, reply, body.newEmail);
-    await flows().requestEmailChange(request.params.collection, principal, body.newEmail, request.ip);
+    const send = await mailQuota(request, reply, body.newEmail);
+    await flows().requestEmailChange(request.params.collection, principal, body.newEmail, request.ip, send);
     return respond(request, reply, deps.metrics, null, 204);
   });
 
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/confirm-email-change', async (request, reply) => {
     const body = bodyOf(request);
-    return confirm(request, reply, () => flows().confirmEmailChange(request.params.collection, body.token, body.password, request.ip));
+    return confirm(request, reply, (hits) => flows().confirmEmailChange(request.params.collection, body.token, body.password, request.ip, passwordGuard(reply, hits)));
   });
 
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/request-otp', async (request, reply) => {
     const body = bodyOf(request);
-    await mailQuota(request, reply, body.email);
-    return respond(request, reply, deps.metrics, flows().requestOtp(request.params.collection, body.email, request.ip));
+    const send = await mailQuota(request, reply, body.email);
+    return respond(request, reply, deps.metrics, flows().requestOtp(request.params.collection, body.email, request.ip, send));
   });
 
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/auth-with-otp', async (request, reply) => {
     const body = bodyOf(request);
+    const key = identityKey(request, body.otpId);
     const hits = await limiter.check(reply, [
       [{ name: 'otp-signin-ip', limit: limits.otpSignInPerIp, windowSeconds: 60 }, clientKey(request)],
-      [{ name: 'otp-signin-identity', limit: limits.otpSignInPerIdentity, windowSeconds: 900 }, identityKey(request, body.otpId)],
+      [{ name: 'otp-signin-identity', limit: limits.otpSignInPerIdentity, windowSeconds: 900 }, key],
     ]);
     const collection = request.params.collection;
     let checked: Awaited<ReturnType<AuthEmailFlows['checkOtp']>>;

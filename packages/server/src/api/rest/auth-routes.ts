@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RestDeps } from './rest-deps.ts';
 import { clientInfo, principalOf } from './request-context.ts';
 import { respond } from './respond.ts';
-import { clientKey, failureDelay } from './rate-limit.ts';
+import { clientKey, failureDelay, signInIdentityKey, signInIdentityQuota } from './rate-limit.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import type { Principal } from '../../records/index.ts';
 import { actorOf } from '../../audit/index.ts';
@@ -23,7 +23,8 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
     const identity = typeof body.identity === 'string' ? body.identity.toLowerCase().slice(0, 254) : '';
     const hits = await limiter.check(reply, [
       [{ name: 'signin-ip', limit: limits.signInPerIp, windowSeconds: 60 }, clientKey(request)],
-      [{ name: 'signin-identity', limit: limits.signInPerIdentity, windowSeconds: 900 }, `${request.params.collection}\u0000${identity}`],
+      // Keyed on the collection's name however the URL names it, and shared with other password checks.
+      [signInIdentityQuota(limits.signInPerIdentity), signInIdentityKey(deps.auth.authCollection(request.params.collection).name, identity)],
     ]);
     const perIdentity = hits.find((h) => h.quota.name === 'signin-identity');
     try {

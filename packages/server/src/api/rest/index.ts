@@ -23,6 +23,9 @@ import { OAuthService } from '../../auth/oauth/index.ts';
 import type { RestDeps } from './rest-deps.ts';
 
 export type { RestDeps } from './rest-deps.ts';
+export { createFastRead, VIEW_ROUTE, type FastRead } from './fast-read.ts';
+export { requestIdSource, givenRequestId } from './request-ids.ts';
+export { corsPolicy } from './respond.ts';
 export { problemBody } from './problem.ts';
 
 /** Register every REST route and the cross-cutting hooks on a Fastify instance. */

@@ -14,6 +14,8 @@ import { MfaFactors, passkeySettings, type PasskeySettings } from '../../auth/in
 import { verifyPassword } from '../../tools/index.ts';
 
 type Params = { Params: { collection: string } };
+/** The signed-in record whose factors a route manages. */
+type Owner = { c: Collection; recordId: string; actor: string; target: string; row: Record<string, unknown> };
 type Body = Record<string, unknown>;
 
 /**
@@ -40,6 +42,11 @@ function bodyOf(request: FastifyRequest): Body {
 /** How recent a sign-in must be to add a factor without re-entering the password or a code. */
 export const RECENT_SIGN_IN_MS = 10 * 60 * 1000;
 
+/** The proofs a record with a second factor can give for a change (the `data.accepted` of `factor_proof_required`). */
+function acceptedProofs(usable: { totp: boolean; passkeys: boolean }, recovery: boolean): string[] {
+  return [...(usable.totp ? ['code', ...(recovery ? ['recoveryCode'] : [])] : []), ...(usable.passkeys ? ['passkey'] : [])];
+}
+
 /** Register the MFA routes. */
 export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
   const limits = deps.rateLimits;
@@ -62,7 +69,7 @@ export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
   }
 
   /** The caller, signed in to this collection (a superuser for `_superusers`). */
-  async function owner(request: FastifyRequest<Params>): Promise<{ c: Collection; recordId: string; actor: string; target: string; row: Record<string, unknown> }> {
+  async function owner(request: FastifyRequest<Params>): Promise<Owner> {
     const c = deps.auth.authCollection(request.params.collection);
     const p = await principalOf(request, deps.auth);
     if (p.kind === 'anonymous') throw new BasaltError('unauthorized');
@@ -84,39 +91,94 @@ export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
     return passkeySettings(o, deps.publicUrl);
   }
 
-  /**
-   * A fresh proof for a sensitive change: a current TOTP code (spent) or the account password.
-   * `auth_failed` otherwise, slowed like failed sign-ins.
-   */
-  async function prove(request: FastifyRequest<Params>, reply: FastifyReply, o: Awaited<ReturnType<typeof owner>>, action: string): Promise<void> {
-    const body = bodyOf(request);
-    if (body.code === undefined && body.password === undefined) {
-      throw new BasaltError('validation_failed', { data: { code: { code: 'validation_required', message: 'Give a current TOTP code or the password.' } } });
-    }
-    const hit = await limit(request, reply, o.c, o.recordId);
-    let ok = false;
-    if (typeof body.password === 'string' && body.password.length <= 1024 && typeof o.row.password === 'string') ok = await verifyPassword(body.password, o.row.password);
-    else if (body.code !== undefined) ok = await factors.totp.verify(o.c.id, o.recordId, body.code);
-    if (!ok) {
-      await deps.audit.record({ action, outcome: 'failure', actor: o.actor, target: o.target, ip: request.ip, details: { reason: 'proof' } });
-      await failureDelay(limits.failureDelayMs, hit?.count ?? 0);
-      throw new BasaltError('auth_failed');
-    }
+  /** The second factors the record holds that can prove something now (their kind is enabled for the collection). */
+  async function usableFactors(o: Owner): Promise<{ totp: boolean; passkeys: boolean }> {
+    const options = authOptions(o.c);
+    return {
+      totp: options.totp.enabled && (await factors.totp.status(o.c.id, o.recordId)).enabled,
+      passkeys: options.passkeys.enabled && (await factors.passkeys.list(o.c.id, o.recordId)).length > 0,
+    };
   }
 
   /**
-   * Adding a factor needs a sign-in of the last few minutes, or a fresh proof (password or TOTP code):
-   * a stolen access token alone must not let an attacker plant a passkey (a lasting, passwordless way
-   * in) or an authenticator.
+   * Confirm a change of the record's factors. A record that holds a usable second factor proves the
+   * change with that factor — a current TOTP code (`code`), a passkey assertion (`passkey`, answering
+   * `passkeys/reauth-options`) or, for removals when the authenticator is lost, a recovery code
+   * (`recoveryCode`, spent) — never with the password alone: a stolen token plus a known password must
+   * not be able to swap the second factor for the attacker's. A record without one proves it with a
+   * current code or the password, as before.
+   *
+   * With `recent`, a sign-in of the last {@link RECENT_SIGN_IN_MS} stands in for the proof — for a
+   * record with a second factor only when that sign-in was multi-factor (`amr` has `mfa`).
+   *
+   * Refusals: `reauthentication_required` (`recent`, no proof given), `validation_failed` (no proof
+   * given), `factor_proof_required` (only the password given, but the record has a factor),
+   * `auth_failed` (a wrong proof; audited and slowed like failed sign-ins).
    */
-  async function recentOrProve(request: FastifyRequest<Params>, reply: FastifyReply, o: Awaited<ReturnType<typeof owner>>, action: string): Promise<void> {
-    if (await deps.auth.signedInRecently(await principalOf(request, deps.auth), RECENT_SIGN_IN_MS)) return;
-    const body = bodyOf(request);
-    if (body.code === undefined && body.password === undefined) {
-      throw new BasaltError('reauthentication_required');
+  async function confirmChange(request: FastifyRequest<Params>, reply: FastifyReply, o: Owner, action: string, opts: { recent: boolean; recovery: boolean }): Promise<void> {
+    const usable = await usableFactors(o);
+    const hasFactor = usable.totp || usable.passkeys;
+    if (opts.recent) {
+      const p = await principalOf(request, deps.auth);
+      const amr = p.kind === 'record' || p.kind === 'superuser' ? p.amr ?? [] : [];
+      if ((await deps.auth.signedInRecently(p, RECENT_SIGN_IN_MS)) && (!hasFactor || amr.includes('mfa'))) return;
     }
-    await prove(request, reply, o, action);
+    const body = bodyOf(request);
+    const given = {
+      code: body.code !== undefined,
+      recovery: opts.recovery && body.recoveryCode !== undefined,
+      passkey: body.passkey !== undefined,
+      password: body.password !== undefined,
+    };
+    if (!given.code && !given.recovery && !given.passkey) {
+      if (hasFactor && (given.password || opts.recent)) {
+        // Not even checked: the password is no proof here, and checking it would make this an oracle for it.
+        if (given.password) await deps.audit.record({ action, outcome: 'failure', actor: o.actor, target: o.target, ip: request.ip, details: { reason: 'factor_required' } });
+        throw new BasaltError('factor_proof_required', { data: { accepted: acceptedProofs(usable, opts.recovery) } });
+      }
+      if (!given.password) {
+        if (opts.recent) throw new BasaltError('reauthentication_required');
+        throw new BasaltError('validation_failed', { data: { code: { code: 'validation_required', message: hasFactor ? 'Give a current TOTP code, a recovery code or a passkey assertion.' : 'Give a current TOTP code or the password.' } } });
+      }
+    }
+    const hit = await limit(request, reply, o.c, o.recordId);
+    let ok = false;
+    let proof: string;
+    if (given.code) {
+      proof = 'totp';
+      ok = usable.totp && (await factors.totp.verify(o.c.id, o.recordId, body.code));
+    } else if (given.recovery) {
+      proof = 'recovery';
+      ok = usable.totp && (await factors.recovery.consume(o.c.id, o.recordId, body.recoveryCode));
+    } else if (given.passkey) {
+      proof = 'passkey';
+      try {
+        ok = usable.passkeys && (await factors.passkeys.verifyOwner(o.c.id, rp(o.c), o.recordId, body.passkey)).recordId === o.recordId;
+      } catch (e) {
+        if (!isBasaltError(e) || e.code !== 'auth_failed') throw e;
+      }
+    } else {
+      proof = 'password';
+      ok = !hasFactor && typeof body.password === 'string' && body.password.length <= 1024 && typeof o.row.password === 'string' && (await verifyPassword(body.password, o.row.password));
+    }
+    if (!ok) {
+      await deps.audit.record({ action, outcome: 'failure', actor: o.actor, target: o.target, ip: request.ip, details: { reason: 'proof', proof } });
+      await failureDelay(limits.failureDelayMs, hit?.count ?? 0);
+      throw new BasaltError('auth_failed');
+    }
+    if (proof === 'recovery') {
+      await deps.audit.record({ action: 'mfa.recovery_used', outcome: 'success', actor: o.actor, target: o.target, ip: request.ip, details: { for: action, remaining: await factors.recovery.remaining(o.c.id, o.recordId) } });
+    }
   }
+
+  /** A fresh proof for a removal or regeneration (no recent-sign-in shortcut; recovery codes count). */
+  const prove = (request: FastifyRequest<Params>, reply: FastifyReply, o: Owner, action: string) => confirmChange(request, reply, o, action, { recent: false, recovery: true });
+
+  /**
+   * Adding a factor needs a sign-in of the last few minutes, or a fresh proof: a stolen access token
+   * alone must not let an attacker plant a passkey (a lasting, passwordless way in) or an authenticator.
+   */
+  const recentOrProve = (request: FastifyRequest<Params>, reply: FastifyReply, o: Owner, action: string) => confirmChange(request, reply, o, action, { recent: true, recovery: false });
 
   // ---- the signed-in record's factors ----
 
@@ -128,6 +190,8 @@ export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
   app.post<Params>('/api/collections/:collection/totp/enroll', async (request, reply) => {
     const o = await owner(request);
     needTotp(o.c);
+    // Answered before any proof is asked for (or spent): a confirmed authenticator is removed first.
+    if ((await factors.totp.status(o.c.id, o.recordId)).enabled) throw new BasaltError('conflict', { message: 'TOTP is already enabled; remove it first.' });
     await recentOrProve(request, reply, o, 'mfa.totp_enroll_started');
     const issuer = authOptions(o.c).totp.issuer;
     const account = typeof o.row.email === 'string' && o.row.email ? o.row.email : o.recordId;
@@ -162,6 +226,9 @@ export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
 
   app.post<Params>('/api/collections/:collection/recovery-codes', async (request, reply) => {
     const o = await owner(request);
+    // Recovery codes stand in for the authenticator: they exist only beside a confirmed one.
+    needTotp(o.c);
+    if (!(await factors.totp.status(o.c.id, o.recordId)).enabled) throw new BasaltError('not_found', { message: 'TOTP is not enabled for this account.' });
     await prove(request, reply, o, 'mfa.recovery_regenerated');
     const recoveryCodes = await factors.recovery.regenerate(o.c.id, o.recordId);
     await deps.audit.record({ action: 'mfa.recovery_regenerated', outcome: 'success', actor: o.actor, target: o.target, ip: request.ip });
@@ -198,8 +265,21 @@ export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
     return respond(request, reply, deps.metrics, await factors.passkeys.rename(o.c.id, o.recordId, request.params.id, bodyOf(request).name));
   });
 
+  // Options for proving a factor change with one of the record's passkeys: answer them and send the
+  // assertion as `passkey` with the change (see confirmChange).
+  app.post<Params>('/api/collections/:collection/passkeys/reauth-options', async (request, reply) => {
+    const o = await owner(request);
+    const settings = rp(o.c);
+    await limiter.check(reply, [[ipQuota, clientKey(request)]]);
+    return respond(request, reply, deps.metrics, await factors.passkeys.reauthenticationOptions(o.c.id, settings, o.recordId));
+  });
+
   app.delete<{ Params: { collection: string; id: string } }>('/api/collections/:collection/passkeys/:id', async (request, reply) => {
     const o = await owner(request);
+    // Unknown ids answer 404 before any proof is spent on them.
+    if (!(await factors.passkeys.list(o.c.id, o.recordId)).some((p) => p.id === request.params.id)) throw new BasaltError('not_found', { message: 'No such passkey.' });
+    // Removing a factor: a recent sign-in (with the factor, when the record has one) or a fresh proof.
+    await confirmChange(request, reply, o, 'mfa.passkey_removed', { recent: true, recovery: true });
     if (!(await factors.passkeys.remove(o.c.id, o.recordId, request.params.id))) throw new BasaltError('not_found', { message: 'No such passkey.' });
     await deps.audit.record({ action: 'mfa.passkey_removed', outcome: 'success', actor: o.actor, target: o.target, ip: request.ip, details: { passkey: request.params.id } });
     return respond(request, reply, deps.metrics, null, 204);
@@ -233,7 +313,8 @@ export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
     const method = recovery ? 'recovery' : 'totp';
     const challenge = await deps.auth.mfa.peek(mfaId);
     const hit = await limit(request, reply, c, challenge?.recordId ?? String(mfaId ?? ''));
-    if (!recovery) needTotp(c);
+    // Recovery codes stand in for the authenticator app: with TOTP off for the collection, neither works.
+    needTotp(c);
     const fail = async (code: 'mfa_invalid' | 'auth_failed', target: string) => {
       await deps.audit.record({ action: recovery ? 'mfa.recovery_used' : 'auth.signin', outcome: 'failure', actor: 'anonymous', target, ip: request.ip, details: { method, reason: code } });
       if (code === 'auth_failed') await failureDelay(limits.failureDelayMs, hit?.count ?? 0);

@@ -7,6 +7,7 @@ import type { RestDeps } from './rest-deps.ts';
 import { clientInfo, principalOf, queryString } from './request-context.ts';
 import { respond } from './respond.ts';
 import { clientKey } from './rate-limit.ts';
+import { RECENT_SIGN_IN_MS } from './mfa-routes.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import { actorOf } from '../../audit/index.ts';
 import { authOptions, type Collection } from '../../schema/index.ts';
@@ -48,7 +49,7 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: RestDeps): void 
     });
     try {
       const done = await oauth.signIn({
-        collection, body, principal, client: clientInfo(request),
+        collection, body, principal, client: clientInfo(request), recentSignInMs: RECENT_SIGN_IN_MS,
         beforeSignUp: async () => {
           await limiter.check(reply, [[{ name: 'signup-ip', limit: limits.signUpPerIp, windowSeconds: 3600 }, clientKey(request)]]);
         },
@@ -57,12 +58,14 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: RestDeps): void 
       const actor = `${c}:${done.recordId}`;
       if (done.linked) {
         await deps.audit.record({ action: 'auth.oauth_link', outcome: 'success', actor: done.linked === 'explicit' ? actorOf(principal) : actor, target: `${c}/${done.recordId}`, ip: request.ip, details: { provider: done.provider, auto: done.linked === 'auto' } });
+        // The owner hears of every new way into the account (fire and forget; needs SMTP).
+        deps.authEmail?.noticeIdentityLinked(done.collection, done.recordId, done.provider, clientInfo(request));
       }
       await deps.audit.record({ action: 'auth.signin', outcome: 'success', actor, target: `${c}/${done.recordId}`, ip: request.ip, details: { method: 'oauth2', provider: done.provider, isNew: done.isNew } });
       return respond(request, reply, deps.metrics, done.result);
     } catch (e) {
       if (e instanceof OAuthRefusal) {
-        const action = e.error.code === 'oauth_link_refused' || e.error.code === 'oauth_identity_taken' ? 'auth.oauth_link' : 'auth.signin';
+        const action = e.error.code === 'oauth_link_refused' || e.error.code === 'oauth_identity_taken' || e.error.code === 'reauthentication_required' ? 'auth.oauth_link' : 'auth.signin';
         await deps.audit.record({ action, outcome: 'failure', actor: actorOf(principal), target: e.target, ip: request.ip, details: { method: 'oauth2', provider: e.provider, reason: e.error.code, ...(typeof e.error.data.reason === 'string' ? { why: e.error.data.reason } : {}) } });
         throw e.error;
       }

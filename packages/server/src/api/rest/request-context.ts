@@ -50,24 +50,31 @@ export function queryString(request: FastifyRequest, name: string): string | und
   return v;
 }
 
+/** What a rule context reads of a request: a Fastify request, or a plain Node one (fast reads). */
+export interface RequestLike {
+  method?: string;
+  query: unknown;
+  headers: Record<string, string | string[] | undefined>;
+}
+
 /**
  * `@request.*` for rules, built lazily: most requests never evaluate a rule that reads headers or
  * query values, so copying them eagerly would be wasted work on the hot path.
  */
-class LazyRequestContext implements RequestContext {
+export class LazyRequestContext implements RequestContext {
   readonly auth: Record<string, unknown> | null;
   readonly body: Record<string, unknown>;
   readonly method: string;
   readonly context = 'default';
-  readonly #request: FastifyRequest;
+  readonly #request: RequestLike;
   #query?: Record<string, string>;
   #headers?: Record<string, string>;
 
-  constructor(request: FastifyRequest, principal: Principal, body: unknown) {
+  constructor(request: RequestLike, principal: Principal, body: unknown) {
     this.#request = request;
     this.auth = principal.kind === 'anonymous' ? null : principal.record;
     this.body = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
-    this.method = request.method;
+    this.method = request.method ?? 'GET';
   }
 
   get query(): Record<string, string> {

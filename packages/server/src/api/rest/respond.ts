@@ -40,6 +40,43 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
 } as const;
 const EXPOSED = 'ETag, X-Request-Id, Idempotent-Replayed, RateLimit, RateLimit-Policy, Retry-After';
+const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
+const HSTS = 'max-age=31536000; includeSubDomains';
+/** JSON answers depend on the caller; intermediaries must revalidate. */
+const JSON_CACHE_CONTROL = 'private, no-cache';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** What decides the headers of a JSON read answer (see {@link readAnswerHeaders}). */
+export interface ReadAnswerFacts {
+  requestId: string;
+  /** The request's `Origin` header, if any. */
+  origin: string | undefined;
+  cors: CorsPolicy;
+  hsts: boolean;
+  etag: string;
+  /** The body's length in bytes; absent for a 304. */
+  contentLength?: number;
+}
+
+/**
+ * The headers of a `200` (or, without `contentLength`, `304`) JSON answer to a read, as a flat
+ * `[name, value, …]` list: the same decisions as {@link baseHeaders} + {@link respondJson}, for the
+ * fast read path (fast-read.ts), which answers without Fastify. A test compares both paths.
+ */
+export function readAnswerHeaders(f: ReadAnswerFacts): string[] {
+  const h: string[] = [
+    'x-content-type-options', 'nosniff', 'x-frame-options', 'DENY', 'referrer-policy', 'no-referrer',
+    'x-request-id', f.requestId, 'content-security-policy', DEFAULT_CSP,
+  ];
+  if (f.hsts) h.push('strict-transport-security', HSTS);
+  h.push('vary', f.cors.any ? 'Authorization' : 'Origin, Authorization');
+  if (f.origin !== undefined && (f.cors.any || f.cors.origins.has(f.origin))) {
+    h.push('access-control-allow-origin', f.cors.any ? '*' : f.origin, 'access-control-expose-headers', EXPOSED);
+  }
+  h.push('etag', f.etag, 'cache-control', JSON_CACHE_CONTROL);
+  if (f.contentLength !== undefined) h.push('content-type', JSON_TYPE, 'content-length', String(f.contentLength));
+  return h;
+}
 
 /**
  * Headers every answer carries: security headers (an API answer is never framed, sniffed or sent as
@@ -49,8 +86,8 @@ const EXPOSED = 'ETag, X-Request-Id, Idempotent-Replayed, RateLimit, RateLimit-P
 export function baseHeaders(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   reply.headers(SECURITY_HEADERS);
   reply.header('x-request-id', request.id);
-  if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
-  if (request.server.basaltHsts) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
+  if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', DEFAULT_CSP);
+  if (request.server.basaltHsts) reply.header('strict-transport-security', HSTS);
   const cors = request.server.basaltCors;
   // With an allow-list the answer differs by origin, whether or not this request sent one.
   if (!cors.any) reply.header('vary', 'Origin, Authorization');
@@ -94,12 +131,14 @@ function observe(metrics: Metrics, request: FastifyRequest, reply: FastifyReply)
   observeReply(metrics, request, reply, request.routeLabel ?? UNMATCHED_ROUTE);
 }
 
-function etagOf(payload: string): string {
+/** The weak ETag of a JSON body. */
+export function etagOf(payload: string): string {
   // One-shot hashing: no Hash object per request.
   return `W/"${hash('sha1', payload, 'base64url')}"`;
 }
 
-function matches(header: string, etag: string): boolean {
+/** Whether an `If-None-Match` header matches `etag` (weak comparison, `*` matches all). */
+export function ifNoneMatch(header: string, etag: string): boolean {
   if (header.trim() === '*') return true;
   const bare = etag.slice(2);
   return header.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
@@ -123,16 +162,16 @@ export function respondJson(request: FastifyRequest, reply: FastifyReply, metric
     reply.header('etag', etag);
     if (!reply.hasHeader('vary')) reply.header('vary', 'Authorization');
     // A route may have chosen its own caching (public keys, docs assets); the default is private.
-    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'private, no-cache');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', JSON_CACHE_CONTROL);
     const inm = rawHeader(request, 'if-none-match');
-    if (typeof inm === 'string' && matches(inm, etag)) {
+    if (typeof inm === 'string' && ifNoneMatch(inm, etag)) {
       reply.code(304);
       observe(metrics, request, reply);
       return reply.send();
     }
   }
   observe(metrics, request, reply);
-  return reply.type('application/json; charset=utf-8').send(body);
+  return reply.type(JSON_TYPE).send(body);
 }
 
 /** Answer a raw body (HTML, JavaScript, Prometheus text) with metrics and `X-Request-Id`. */

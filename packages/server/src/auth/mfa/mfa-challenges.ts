@@ -73,13 +73,16 @@ export class MfaChallenges {
   /**
    * Whether the MFA policy covers this record: `mfa.enabled`, and `mfa.rule` (`""` = every record)
    * evaluated with the record as `@request.auth`. A rule that cannot be evaluated requires MFA (fail closed).
+   * A superuser is evaluated as a plain record of `_superusers`: superusers bypass every rule, which would
+   * make any `mfa.rule` true for them.
    */
   async required(c: Collection, recordId: string, principal: Principal): Promise<boolean> {
     const o = authOptions(c).mfa;
     if (!o.enabled) return false;
     if (o.rule.trim() === '') return true;
+    const subject: Principal = principal.kind === 'superuser' ? { kind: 'record', collection: c.name, record: principal.record } : principal;
     try {
-      return await this.#records.passesRule(c, o.rule, recordId, principal);
+      return await this.#records.passesRule(c, o.rule, recordId, subject);
     } catch {
       return true;
     }

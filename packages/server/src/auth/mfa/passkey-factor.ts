@@ -92,7 +92,12 @@ interface PasskeyRow {
   last_used: string;
 }
 
-type Purpose = 'register' | 'signin' | 'mfa';
+/**
+ * What a challenge is for: registering a passkey, a passwordless sign-in, the second factor of an MFA
+ * sign-in, or a signed-in record confirming a factor change with one of its passkeys (`reauth`). An
+ * answer is accepted only for the purpose its challenge was issued for.
+ */
+type Purpose = 'register' | 'signin' | 'mfa' | 'reauth';
 
 function challengeHash(challenge: string): string {
   return createHash('sha256').update(challenge).digest('base64url');
@@ -236,18 +241,31 @@ export class Passkeys {
    * `forRecord.mfaId`, limited to that record's passkeys.
    */
   async authenticationOptions(collectionId: string, rp: PasskeySettings, forRecord?: { recordId: string; mfaId: string }): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    if (!forRecord) return this.#requestOptions(collectionId, rp, undefined, 'signin');
+    return this.#requestOptions(collectionId, rp, forRecord.recordId, 'mfa', forRecord.mfaId);
+  }
+
+  /**
+   * `navigator.credentials.get()` options for a signed-in record that confirms a change of its factors
+   * with one of its passkeys (see {@link verifyOwner}); `bad_request` when it has none.
+   */
+  async reauthenticationOptions(collectionId: string, rp: PasskeySettings, recordId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    return this.#requestOptions(collectionId, rp, recordId, 'reauth');
+  }
+
+  async #requestOptions(collectionId: string, rp: PasskeySettings, recordId: string | undefined, purpose: 'signin' | 'mfa' | 'reauth', mfaId = ''): Promise<PublicKeyCredentialRequestOptionsJSON> {
     let allow: { id: string; transports?: string[] }[] | undefined;
-    if (forRecord) {
-      const rows = await this.#rows(collectionId, forRecord.recordId);
+    if (recordId !== undefined) {
+      const rows = await this.#rows(collectionId, recordId);
       if (!rows.length) throw new BasaltError('bad_request', { message: 'This account has no passkey.' });
       allow = rows.map((r) => ({ id: r.credential_id, transports: JSON.parse(r.transports) as string[] }));
     }
     const options = await generateAuthenticationOptions({
       rpID: rp.rpId, timeout: CHALLENGE_TTL_MS,
       ...(allow ? { allowCredentials: allow } : {}),
-      userVerification: forRecord ? 'preferred' : 'required',
+      userVerification: purpose === 'signin' ? 'required' : 'preferred',
     });
-    await this.#saveChallenge(options.challenge, collectionId, forRecord?.recordId ?? '', forRecord ? 'mfa' : 'signin', forRecord?.mfaId ?? '');
+    await this.#saveChallenge(options.challenge, collectionId, recordId ?? '', purpose, mfaId);
     return options;
   }
 
@@ -257,14 +275,27 @@ export class Passkeys {
    * wrong (challenge, origin, RP ID, signature, user verification, counter, owner).
    */
   async authenticate(collectionId: string, rp: PasskeySettings, credential: unknown, mfaId: string | undefined): Promise<PasskeyProof> {
+    return this.#verifyAssertion(collectionId, rp, credential, (taken) => (mfaId ? taken.purpose === 'mfa' && taken.mfaId === mfaId : taken.purpose === 'signin'));
+  }
+
+  /**
+   * Verify an answer to {@link reauthenticationOptions}: one of `recordId`'s own passkeys signed a
+   * challenge issued for that record's re-authentication (not a sign-in or MFA challenge). `auth_failed`
+   * otherwise; the signature counter moves as for a sign-in.
+   */
+  async verifyOwner(collectionId: string, rp: PasskeySettings, recordId: string, credential: unknown): Promise<PasskeyProof> {
+    return this.#verifyAssertion(collectionId, rp, credential, (taken) => taken.purpose === 'reauth' && taken.recordId === recordId);
+  }
+
+  async #verifyAssertion(collectionId: string, rp: PasskeySettings, credential: unknown, accept: (taken: { purpose: Purpose; recordId: string; mfaId: string }) => boolean): Promise<PasskeyProof> {
     const fail = (cause?: unknown) => new BasaltError('auth_failed', { message: 'The passkey could not be verified.', cause });
     const taken = await this.#takeChallenge(credential, collectionId);
-    if (!taken) throw fail();
-    if (mfaId ? taken.purpose !== 'mfa' || taken.mfaId !== mfaId : taken.purpose !== 'signin') throw fail();
+    if (!taken || !accept(taken)) throw fail();
     const response = credential as AuthenticationResponseJSON;
     if (typeof response.id !== 'string' || response.id.length > 1024) throw fail();
     const row = await this.#db.get<PasskeyRow & Record<string, unknown>>('SELECT * FROM _passkeys WHERE collection_id = ? AND credential_id = ?', [collectionId, response.id]);
-    if (!row || (taken.purpose === 'mfa' && row.record_id !== taken.recordId)) throw fail();
+    // Challenges bound to a record (MFA, re-authentication) accept only that record's passkeys.
+    if (!row || (taken.purpose !== 'signin' && row.record_id !== taken.recordId)) throw fail();
     const handle = response.response?.userHandle;
     if (handle !== undefined && handle !== null && handle !== '' && handle !== Buffer.from(row.record_id, 'utf8').toString('base64url')) throw fail();
     const stored = Number(row.counter);

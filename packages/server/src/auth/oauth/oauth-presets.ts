@@ -16,7 +16,7 @@ export type ProfileKind =
   | 'github'
   /** Discord's `/users/@me`: `verified` tells whether the email was confirmed. */
   | 'discord'
-  /** Any other plain OAuth 2.0 userinfo JSON (`id`/`sub`, `email`, `email_verified`/`verified`, …). */
+  /** Any other plain OAuth 2.0 userinfo JSON (`id`/`sub`, `email`, …); only `email_verified` vouches for the email. */
   | 'oauth2';
 
 /** What a preset fills in. */

@@ -84,7 +84,12 @@ export function profileFromDiscord(user: Record<string, unknown>): OAuthUser {
   };
 }
 
-/** Any other OAuth 2.0 userinfo JSON, read by the usual member names. */
+/**
+ * Any other OAuth 2.0 userinfo JSON, read by the usual member names. The email counts as verified
+ * only on OpenID Connect's `email_verified` claim: a bare `verified` means different things to
+ * different providers (an account, a phone, a badge), so it never vouches for an email here; presets
+ * whose API documents such a member (GitHub, Discord) have their own readers.
+ */
 export function profileFromOAuth2(user: Record<string, unknown>): OAuthUser {
   const email = str(user.email);
   return {
@@ -92,7 +97,7 @@ export function profileFromOAuth2(user: Record<string, unknown>): OAuthUser {
     name: str(user.name),
     username: str(user.preferred_username) || str(user.login) || str(user.username),
     email,
-    emailVerified: email !== '' && (isTrue(user.email_verified) || user.verified === true),
+    emailVerified: email !== '' && isTrue(user.email_verified),
     avatarURL: str(user.picture) || str(user.avatar_url),
     rawUser: user,
   };

@@ -7,16 +7,19 @@
  * Linking rules (PocketBase advisories GHSA-m93w-4fxv-r35v and GHSA-pq7p-mc74-g65w): a new provider
  * identity is attached to an existing account by email only when the provider vouches for the email
  * AND the account's email is verified; otherwise the sign-in is refused. A new account takes its email
- * from the provider, never from `createData`. Identities linked to an unverified account are dropped
- * when the account later gets verified. See docs/oauth.md.
+ * from the provider, never from `createData`, and takes a `createData.password` only when the provider
+ * vouches for the email. Identities linked to an unverified account are dropped when the account later
+ * gets verified; when a linking proves an unverified account's email, its password is replaced and
+ * every session ends (email squatting). A signed-in caller links only with a recent sign-in.
+ * See docs/oauth.md.
  */
-import { randomBytes } from 'node:crypto';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import type { Database } from '../../db/index.ts';
 import { ANONYMOUS, emptyRequest, type CallContext, type Principal, type RecordsService } from '../../records/index.ts';
 import { authOptions, type Collection, type OAuthProviderOptions } from '../../schema/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 import type { AuthResult, AuthService, ClientInfo } from '../auth-service.ts';
+import { unknownPassword } from '../auth-email-flows.ts';
 import { OAuthFlows, s256 } from './oauth-flows.ts';
 import { OAuthIdentities, type Identity } from './oauth-identities.ts';
 import { ProviderResolver, type ExchangeResult } from './oauth-provider.ts';
@@ -62,6 +65,11 @@ export interface OAuthSignInInput {
   body: unknown;
   /** The caller: a signed-in record of the collection links the identity to itself. */
   principal: Principal;
+  /**
+   * How recent the caller's sign-in must be (ms) to link a new identity to itself: a stolen access
+   * token alone must not add a lasting way in. Older sign-ins get `reauthentication_required`.
+   */
+  recentSignInMs: number;
   client: ClientInfo;
   /** Runs before a new record is created (the route's sign-up rate limit). */
   beforeSignUp?: () => Promise<void>;
@@ -275,7 +283,7 @@ export class OAuthService {
     const user = x.user;
     const tokens = { accessToken: x.accessToken, refreshToken: x.refreshToken, expiresAt: x.expiresAt };
     const target = `${c.name}:${p.name}:${user.id}`;
-    const refuse = (code: 'oauth_link_refused' | 'oauth_identity_taken' | 'auth_failed' | 'oauth_email_missing', data: Record<string, unknown> = {}, message?: string): never => {
+    const refuse = (code: 'oauth_link_refused' | 'oauth_identity_taken' | 'auth_failed' | 'oauth_email_missing' | 'reauthentication_required', data: Record<string, unknown> = {}, message?: string): never => {
       throw new OAuthRefusal(new BasaltError(code, { data, ...(message ? { message } : {}) }), target, p.name);
     };
     const signedIn = this.#signedInId(c, input.principal);
@@ -295,6 +303,9 @@ export class OAuthService {
     } else if (signedIn !== undefined) {
       row = await this.#records.findRawBy(c.name, 'id', signedIn);
       if (!row) throw new BasaltError('unauthorized');
+      if (!(await this.#auth.signedInRecently(input.principal, input.recentSignInMs))) {
+        refuse('reauthentication_required', {}, 'Sign in again (within the last few minutes) to link a provider account.');
+      }
       row = await this.#linkExplicit(c, p.name, row, user, tokens, refuse);
       linked = 'explicit';
     } else if (user.email && (row = await this.#findByEmail(c, user.email))) {
@@ -304,11 +315,13 @@ export class OAuthService {
       if (!isVerified(row)) refuse('oauth_link_refused', { reason: 'account_unverified' });
       try {
         await this.identities.link(this.#db, { collectionId: c.id, recordId: String(row.id), provider: p.name, subject: user.id, email: user.email, emailVerified: true, linkedUnverified: false }, tokens);
+        linked = 'auto';
       } catch (e) {
-        if (this.#db.dialect.isUniqueViolation(e)) refuse('oauth_identity_taken', {}, 'This account is already linked to another account of this provider.');
-        throw e;
+        if (!this.#db.dialect.isUniqueViolation(e)) throw e;
+        // A concurrent first sign-in of the same person linked it a moment ago: this is a sign-in now.
+        const now = await this.identities.find(c.id, p.name, user.id);
+        if (now?.recordId !== String(row.id)) refuse('oauth_identity_taken', {}, 'This account is already linked to another account of this provider.');
       }
-      linked = 'auto';
     } else {
       if (c.name === '_superusers') refuse('auth_failed', {}, 'Superusers cannot sign up with OAuth2.');
       if (!user.email) refuse('oauth_email_missing');
@@ -320,7 +333,11 @@ export class OAuthService {
         // Two first sign-ins of the same person at once: the other one created the account and linked it.
         const again = await this.identities.find(c.id, p.name, user.id);
         const other = again ? await this.#records.findRawBy(c.name, 'id', again.recordId) : undefined;
-        if (!other) throw e;
+        if (!other) {
+          // The identity's unique key was taken by a link we cannot see (a raw insert error, never a 500).
+          if (this.#db.dialect.isUniqueViolation(e)) refuse('oauth_identity_taken', {}, 'This provider account was linked by a concurrent sign-in; try again.');
+          throw e;
+        }
         row = other;
       }
     }
@@ -341,19 +358,26 @@ export class OAuthService {
   /**
    * A signed-in record links a provider account to itself. When the provider vouches for exactly the
    * record's own email, that also proves the address: the record becomes verified (which drops any
-   * identity a squatter linked while it was unverified).
+   * identity a squatter linked while it was unverified), and — as for an OTP sign-in — the password set
+   * while it was unverified is replaced by one nobody knows and every session ends, before the sign-in
+   * issues the caller a new one (the owner sets a password with a reset).
    */
   async #linkExplicit(c: Collection, provider: string, row: Record<string, unknown>, user: OAuthUser, tokens: { accessToken: string; refreshToken: string; expiresAt?: number }, refuse: (code: 'oauth_identity_taken', data?: Record<string, unknown>, message?: string) => never): Promise<Record<string, unknown>> {
     const proves = !isVerified(row) && user.emailVerified && typeof row.email === 'string' && row.email.toLowerCase() === user.email.toLowerCase();
     try {
       await this.#records.transaction(async (tx) => {
-        if (proves) await this.#records.update({ principal: SYSTEM, request: emptyRequest() }, c.name, String(row.id), { verified: true }, {}, tx);
+        if (proves) {
+          const pw = unknownPassword();
+          await this.#records.update({ principal: SYSTEM, request: emptyRequest() }, c.name, String(row.id), { verified: true, password: pw, passwordConfirm: pw }, {}, tx);
+        }
         await this.identities.link(tx, { collectionId: c.id, recordId: String(row.id), provider, subject: user.id, email: user.email, emailVerified: user.emailVerified, linkedUnverified: !(proves || isVerified(row)) }, tokens);
       });
     } catch (e) {
       if (this.#db.dialect.isUniqueViolation(e)) refuse('oauth_identity_taken', {}, 'This account is already linked to another account of this provider.');
       throw e;
     }
+    // The new password rotated the tokenKey (every token is dead); the sessions end with it.
+    if (proves) await this.#auth.logout(c.name === '_superusers' ? { kind: 'superuser', record: { id: row.id } } : { kind: 'record', collection: c.name, record: { id: row.id } }, undefined, true);
     return row;
   }
 
@@ -370,9 +394,15 @@ export class OAuthService {
     const payload: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(createData)) if (!PROVIDER_DECIDED.has(k)) payload[k] = v;
     payload.email = user.email;
+    const given = (v: unknown) => v !== undefined && v !== null && v !== '';
+    if (!user.emailVerified && (given(payload.password) || given(payload.passwordConfirm))) {
+      // An unverified address with a password of the caller's choosing is an email squat in waiting:
+      // the account's first verification would hand it, password and all, to the address's owner.
+      throw new BasaltError('validation_failed', { data: { password: { code: 'validation_oauth_email_unverified', message: 'A password can be set at sign-up only when the provider verified the email address; set one later with a password reset.' } } });
+    }
     if (typeof payload.password !== 'string' || payload.password === '') {
       // A password nobody knows: the account signs in with the provider (or a password reset).
-      payload.password = randomBytes(24).toString('base64url');
+      payload.password = unknownPassword();
       payload.passwordConfirm = payload.password;
     }
     const values: Record<string, string> = { id: user.id, name: user.name, username: user.username, avatarURL: user.avatarURL, email: user.email };
