@@ -168,6 +168,8 @@ function check(field: Field, v: unknown): { code: string; message: string } | un
 export interface WriteAuthority {
   /** A superuser, or a caller the collection's manageRule admits: may set `verified`, `email`, `password` freely. */
   privileged: boolean;
+  /** A superuser: may set `readonly` fields. */
+  superuser?: boolean;
   /** On update of an auth record: its stored password hash, to check `oldPassword` against. */
   passwordHash?: string;
 }
@@ -309,6 +311,14 @@ export async function prepareWrite(c: Collection, body: unknown, existing?: Reco
     }
   }
   authFieldGuard(c, values, existing, who, errors);
+  if (!who.superuser) {
+    // Read-only fields: set by superusers (or hooks) only. Compared on the values the write would store.
+    for (const f of c.fields) {
+      if (f.readonly && f.type !== 'autodate' && f.type !== 'password' && f.name in values && JSON.stringify(values[f.name]) !== JSON.stringify(existing ? existing[f.name] : zeroValue(f))) {
+        errors[f.name] = { code: 'validation_forbidden_field', message: 'This field is read-only.' };
+      }
+    }
+  }
   if (isAuth && !existing) values.tokenKey = newId(50);
   if (isAuth && existing && 'password' in values) values.tokenKey = newId(50); // a new password ends old tokens
   // So does a new email (PocketBase): sessions and email tokens issued for the old address end.

@@ -290,7 +290,7 @@ export class RecordsService {
     const expandTree = parseExpand(out.expand);
     const fieldsTree = parseFieldsParam(out.fields);
     // Creating auth records with `verified` set is for superusers; the manage rule applies to updates.
-    const prepared = await prepareWrite(c, body, undefined, { privileged: ctx.principal.kind === 'superuser' });
+    const prepared = await prepareWrite(c, body, undefined, { privileged: ctx.principal.kind === 'superuser', superuser: ctx.principal.kind === 'superuser' });
     return this.#inTx(tx, async (ex) => {
       await this.#checkRelations(ex, prepared.relationChecks);
       await this.#checkUnique(ex, c, prepared.values, null);
@@ -317,8 +317,8 @@ export class RecordsService {
       const row = await this.#fetch(ex, c, id, ctx, 'updateRule');
       const existing = this.#decode(c, row);
       const authority = c.type === 'auth'
-        ? { privileged: await this.#mayManage(ex, c, id, ctx), passwordHash: typeof row.password === 'string' ? row.password : undefined }
-        : { privileged: true };
+        ? { privileged: await this.#mayManage(ex, c, id, ctx), superuser: ctx.principal.kind === 'superuser', passwordHash: typeof row.password === 'string' ? row.password : undefined }
+        : { privileged: true, superuser: ctx.principal.kind === 'superuser' };
       const prepared = await prepareWrite(c, body, existing, authority);
       await this.#checkRelations(ex, prepared.relationChecks);
       await this.#checkUnique(ex, c, prepared.values, id);

@@ -23,6 +23,11 @@ export interface FieldBase {
   presentable?: boolean;
   /** Basalt extension: a unique index on this field alone. */
   unique?: boolean;
+  /**
+   * Basalt extension: only superusers set or change it (others get 400 `validation_forbidden_field`);
+   * everyone who can see the record reads it.
+   */
+  readonly?: boolean;
 }
 
 export interface TextField extends FieldBase {

@@ -42,6 +42,19 @@ export function idField(): Field {
   };
 }
 
+/**
+ * The minimum password length of an auth collection: configurable, never below NIST SP 800-63B's 8
+ * (and at most 64, since at least 64 characters must be allowed).
+ */
+function passwordMin(p: Problems, path: string, v: unknown, current: number | undefined): number {
+  if (v === undefined || v === null) return current ?? 8;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 8 || v > 64) {
+    p.add(path, 'validation_invalid_number', 'The minimum password length must be a whole number from 8 to 64.');
+    return current ?? 8;
+  }
+  return v;
+}
+
 /** The system fields of every auth collection (PocketBase's), in order after `id`. */
 export function authFields(): Field[] {
   return [
@@ -109,7 +122,7 @@ function optStringList(p: Problems, path: string, v: unknown, max = MAX_SELECT_V
 }
 
 /** Known option keys per type, so an unknown option is reported instead of silently ignored. */
-const COMMON_KEYS = ['id', 'name', 'type', 'required', 'hidden', 'system', 'presentable', 'unique'];
+const COMMON_KEYS = ['id', 'name', 'type', 'required', 'hidden', 'system', 'presentable', 'unique', 'readonly'];
 const TYPE_KEYS: Record<FieldType, string[]> = {
   text: ['min', 'max', 'pattern', 'primaryKey', 'autogeneratePattern'],
   number: ['min', 'max', 'onlyInt'],
@@ -157,6 +170,7 @@ function normalizeField(p: Problems, at: string, raw: unknown): Field | undefine
     presentable: optBool(p, `${at}.presentable`, raw.presentable) ?? false,
     system: false,
     ...(optBool(p, `${at}.unique`, raw.unique) ? { unique: true } : {}),
+    ...(optBool(p, `${at}.readonly`, raw.readonly) ? { readonly: true } : {}),
   };
   switch (type) {
     case 'text': {
@@ -338,6 +352,7 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
   const seenIds = new Set<string>();
   const existingById = new Map((existing?.fields ?? []).map((f) => [f.id, f]));
   const existingByName = new Map((existing?.fields ?? []).map((f) => [f.name.toLowerCase(), f]));
+  let newPasswordMin = 8;
   (rawFields as unknown[]).forEach((raw, i) => {
     const at = `fields.${i}`;
     // System fields (id, auth fields) keep their definition; only their visibility-neutral options come from the body.
@@ -345,14 +360,17 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
       const prior = (typeof raw.id === 'string' && existingById.get(raw.id)) || (typeof raw.name === 'string' && existingByName.get(raw.name.toLowerCase()));
       if (prior && prior.system) {
         if (raw.name !== undefined && raw.name !== prior.name) p.add(`${at}.name`, 'validation_system_field', 'System fields cannot be renamed.');
-        fields.push(prior);
+        fields.push(prior.type === 'password' ? { ...prior, min: passwordMin(p, `${at}.min`, raw.min, prior.min) } : prior);
         seen.add(prior.name.toLowerCase());
         seenIds.add(prior.id);
         return;
       }
       if (!existing && raw.name === 'id') return; // the id field is always added below
       // An auth collection's system fields are Basalt's; a body naming them (as PocketBase exports do) gets them.
-      if (!existing && isAuth && typeof raw.name === 'string' && AUTH_FIELD_NAMES.has(raw.name.toLowerCase())) return;
+      if (!existing && isAuth && typeof raw.name === 'string' && AUTH_FIELD_NAMES.has(raw.name.toLowerCase())) {
+        if (raw.name.toLowerCase() === 'password') newPasswordMin = passwordMin(p, `${at}.min`, raw.min, 8);
+        return;
+      }
       // Keep the id of a field matched by name, so PATCHing with names only is not a drop-and-add.
       if (prior && raw.id === undefined) raw = { ...raw, id: prior.id };
     }
@@ -368,7 +386,8 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
   });
   // Every collection has the system id field, first (then, for auth collections, the auth fields);
   // a body cannot drop system fields.
-  const system = existing ? existing.fields.filter((f) => f.system) : isAuth ? [idField(), ...authFields(), rolesField()] : [idField()];
+  const system = existing ? existing.fields.filter((f) => f.system)
+    : isAuth ? [idField(), ...authFields().map((f) => (f.type === 'password' ? { ...f, min: newPasswordMin } : f)), rolesField()] : [idField()];
   const missing = system.filter((sys) => !seenIds.has(sys.id));
   fields.unshift(...missing);
   fields.sort((a, b) => Number(b.name === 'id') - Number(a.name === 'id'));
