@@ -88,6 +88,19 @@ export class AuthService {
       await next();
       if (e.collection.type === 'auth') this.#principals.delete(`${e.collection.id}/${String(e.record.id ?? e.original?.id ?? '')}`);
     }, { id: 'auth-principal-cache', priority: 1001 });
+    // A new password (or email) rotates the record's tokenKey, which ends every session — except the
+    // one that made the change itself: its refresh token moves to the new key, so that device stays
+    // signed in (after one refresh) while every other device is signed out.
+    records.hooks.on('update', '*', async (e, next) => {
+      await next();
+      const p = e.principal;
+      const id = String(e.original?.id ?? '');
+      const self = p.kind === 'superuser' ? e.collection.name === '_superusers' && String(p.record.id) === id
+        : p.kind === 'record' && p.collection === e.collection.name && String(p.record.id) === id;
+      if (e.collection.type === 'auth' && self && (p.kind === 'superuser' || p.kind === 'record') && p.session && typeof e.record.tokenKey === 'string') {
+        await this.#refresh.rekeySession(p.session, e.collection.id, id, e.record.tokenKey, e.tx);
+      }
+    }, { id: 'auth-keep-own-session', priority: 1002 });
   }
 
   /**

@@ -9,7 +9,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { BasaltError } from '../errors/index.ts';
 import { formatTimestamp, newId } from '../tools/index.ts';
-import type { Database } from '../db/index.ts';
+import type { Database, Executor } from '../db/index.ts';
 import { tokenKeyHash } from './auth-tokens.ts';
 
 /** What a valid refresh token stands for. */
@@ -87,6 +87,14 @@ export class RefreshTokens {
   async hasOtherSessions(collectionId: string, recordId: string, exceptSession: string): Promise<boolean> {
     const row = await this.#db.get('SELECT id FROM _sessions WHERE collection_id = ? AND record_id = ? AND id != ? LIMIT 1', [collectionId, recordId, exceptSession]);
     return row !== undefined;
+  }
+
+  /**
+   * Move a live session of a record to its new tokenKey (the session that changed its own password
+   * stays signed in). Runs in the write's transaction `ex`.
+   */
+  async rekeySession(session: string, collectionId: string, recordId: string, tokenKey: string, ex: Executor): Promise<void> {
+    await ex.run('UPDATE _refresh_tokens SET token_key_hash = ? WHERE family = ? AND collection_id = ? AND record_id = ? AND revoked = 0', [tokenKeyHash(tokenKey), session, collectionId, recordId]);
   }
 
   /** True while a session (token family) has an unrevoked, unexpired refresh token: it was not ended. */

@@ -27,7 +27,7 @@ for (const dialect of dialects()) {
     before(async () => {
       t = await startTestApp(dialect, { rateLimits: { ...loadConfig({}, {}).rateLimits, signInPerIp: 0, signInPerIdentity: 0, refreshPerIp: 0, failureDelayMs: 0 } });
       for (const name of ['users', 'members']) {
-        await createCollection(t, { name, type: 'auth', createRule: '', fields: [] });
+        await createCollection(t, { name, type: 'auth', createRule: '', updateRule: 'id = @request.auth.id', fields: [] });
       }
       for (const [c, email] of [['users', 'a@example.com'], ['users', 'b@example.com'], ['members', 'm@example.com']]) {
         await createRecord(t, c, { email, password, passwordConfirm: password, verified: true });
@@ -42,6 +42,20 @@ for (const dialect of dialects()) {
       const renew = await post('/api/collections/users/auth-refresh', {}, s.token);
       assert.equal(renew.statusCode, 401, renew.body);
       assert.equal((await post('/api/collections/users/auth-refresh', { refreshToken: s.refreshToken })).statusCode, 401);
+    });
+
+    it('a password change signs out every other device; the device that made it stays signed in (after a refresh)', async () => {
+      await createRecord(t, 'users', { email: 'pw@example.com', password, passwordConfirm: password, verified: true });
+      const a = (await signIn('users', 'pw@example.com')).json() as { token: string; refreshToken: string; record: { id: string } };
+      const b = (await signIn('users', 'pw@example.com')).json() as { token: string; refreshToken: string };
+      const change = await t.app.http.inject({ method: 'PATCH', url: `/api/collections/users/records/${a.record.id}`, headers: { authorization: a.token }, payload: { password: 'a brand new passphrase', passwordConfirm: 'a brand new passphrase', oldPassword: password } });
+      assert.equal(change.statusCode, 200, change.body);
+      assert.equal((await post('/api/collections/users/auth-refresh', { refreshToken: b.refreshToken })).statusCode, 401, 'the other device is signed out');
+      assert.equal((await post('/api/collections/users/auth-refresh', {}, a.token)).statusCode, 401, 'every access token issued before the change is dead');
+      const again = await post('/api/collections/users/auth-refresh', { refreshToken: a.refreshToken });
+      assert.equal(again.statusCode, 200, `the changing device refreshes: ${again.body}`);
+      const me = await t.app.http.inject({ method: 'GET', url: '/api/collections/users/auth-sessions', headers: { authorization: (again.json() as { token: string }).token } });
+      assert.equal((me.json() as { items: unknown[] }).items.length, 1);
     });
 
     it('a refresh token sent to another collection is refused without being used up', async () => {
