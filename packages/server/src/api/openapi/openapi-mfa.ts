@@ -38,6 +38,13 @@ export function mfaPaths(name: string, tag: string, base: string): Record<string
         responses: { 200: { description: 'Enrolment state.', content: json(obj({ totp: obj({ enabled: { type: 'boolean' }, pending: { type: 'boolean' } }), recoveryCodes: obj({ remaining: { type: 'integer' } }), passkeys: { type: 'integer' } })) }, ...errors(401, 403, 404) },
       }),
     },
+    [`${at}/records/{id}/mfa`]: {
+      delete: op('mfaReset', `Reset the second factors of a ${name} record (superusers)`, 'Account recovery: removes the record\'s TOTP secret, recovery codes and passkeys and ends its sessions; audited as `mfa.reset`.', {
+        security: AUTH_REQUIRED,
+        parameters: [{ name: 'id', in: 'path', required: true, schema: str }],
+        responses: { 204: { description: 'Reset.' }, ...errors(401, 403, 404) },
+      }),
+    },
     [`${at}/totp/enroll`]: {
       post: op('totpEnroll', `Start TOTP enrolment (${name})`, `${own} Answers a new secret and its \`otpauth://\` URI (for a QR code), pending until confirmed. 409 when TOTP is already enabled.`, {
         security: AUTH_REQUIRED,

@@ -5,7 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RestDeps } from './rest-deps.ts';
-import { clientInfo, principalOf } from './request-context.ts';
+import { clientInfo, principalOf, requireSuperuser } from './request-context.ts';
+import { actorOf } from '../../audit/index.ts';
 import { respond } from './respond.ts';
 import { clientKey, failureDelay, type Hit } from './rate-limit.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
@@ -185,6 +186,21 @@ export function registerMfaRoutes(app: FastifyInstance, deps: RestDeps): void {
   app.get<Params>('/api/collections/:collection/mfa', async (request, reply) => {
     const o = await owner(request);
     return respond(request, reply, deps.metrics, await factors.status(o.c.id, o.recordId));
+  });
+
+  // Account recovery by a superuser (a lost phone, a lost passkey): remove every second factor of a
+  // record and end its sessions, so the owner signs in again and enrols anew. Audited.
+  app.delete<{ Params: { collection: string; id: string } }>('/api/collections/:collection/records/:id/mfa', async (request, reply) => {
+    const su = await requireSuperuser(request, deps.auth);
+    const c = deps.auth.authCollection(request.params.collection);
+    const row = await deps.records.findRawBy(c.name, 'id', request.params.id);
+    if (!row) throw new BasaltError('record_not_found');
+    const recordId = String(row.id);
+    await deps.db.transaction((tx) => MfaFactors.forget(tx, c.id, recordId));
+    const principal = c.name === '_superusers' ? { kind: 'superuser' as const, record: { id: recordId } } : { kind: 'record' as const, collection: c.name, record: { id: recordId } };
+    await deps.auth.logout(principal, undefined, true);
+    await deps.audit.record({ action: 'mfa.reset', outcome: 'success', actor: actorOf(su), target: `${c.name}/${recordId}`, ip: request.ip });
+    return respond(request, reply, deps.metrics, null, 204);
   });
 
   app.post<Params>('/api/collections/:collection/totp/enroll', async (request, reply) => {
