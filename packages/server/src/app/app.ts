@@ -118,7 +118,14 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
     // HTTPS when a certificate is configured (HSTS is then sent on every answer).
     const tls = config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
     const http = Fastify({
-      serverFactory: (handler) => (tls ? createHttpsServer(tls, listener(handler)) : createHttpServer(listener(handler))),
+      serverFactory: (handler) => {
+        const server = tls ? createHttpsServer(tls, listener(handler)) : createHttpServer(listener(handler));
+        // Fastify's own defaults, which it applies only to servers it creates: keep-alive longer than
+        // the usual load-balancer idle timeout (60 s), and no cap on a request's total time (uploads).
+        server.keepAliveTimeout = 72_000;
+        server.requestTimeout = 0;
+        return server;
+      },
       // Fastify names the protocol of its listen address from this option (the server is ours).
       ...(tls ? { https: tls } : {}),
       loggerInstance: logger as FastifyBaseLogger,
@@ -159,7 +166,7 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
         if (closed) return;
         closed = true;
         closing = true;
-        housekeeping.stop();
+        await housekeeping.stop();
         // Fastify closes the connections that are idle when close() starts; a keep-alive connection
         // whose request is still in flight becomes idle later and would linger until its keep-alive
         // timeout. Keep closing idle connections until the server is down.

@@ -47,7 +47,13 @@ export class AuditLog {
   async prune(days: number, now = Date.now()): Promise<number> {
     if (days <= 0) return 0;
     const cutoff = formatTimestamp(new Date(now - days * 86_400_000));
-    const { changes } = await this.#db.run('DELETE FROM _audit WHERE created < ?', [cutoff]);
+    // In batches: one huge DELETE would hold SQLite's write lock for the whole scan.
+    let changes = 0;
+    for (;;) {
+      const r = await this.#db.run('DELETE FROM _audit WHERE seq IN (SELECT seq FROM _audit WHERE created < ? ORDER BY seq LIMIT 1000)', [cutoff]);
+      changes += r.changes;
+      if (r.changes < 1000) break;
+    }
     if (changes > 0) await this.record({ action: 'audit.prune', outcome: 'success', actor: 'system', target: '_audit', details: { deleted: changes, before: cutoff } });
     return changes;
   }

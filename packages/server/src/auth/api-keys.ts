@@ -107,6 +107,11 @@ export class ApiKeys {
     return (await this.#db.all<Row>('SELECT * FROM _api_keys ORDER BY created DESC, id')).map(info);
   }
 
+  /** Forget verified keys on this node (their roles' permissions changed). */
+  clearCache(): void {
+    this.#verified.clear();
+  }
+
   /** Revoke a key; false when there is no such key. Other nodes stop accepting it within seconds. */
   async revoke(id: string): Promise<boolean> {
     for (const [token, v] of this.#verified) if (v.principal.kind === 'apikey' && v.principal.record.id === id) this.#verified.delete(token);

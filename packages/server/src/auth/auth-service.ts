@@ -97,10 +97,18 @@ export class AuthService {
       const id = String(e.original?.id ?? '');
       const self = p.kind === 'superuser' ? e.collection.name === '_superusers' && String(p.record.id) === id
         : p.kind === 'record' && p.collection === e.collection.name && String(p.record.id) === id;
-      if (e.collection.type === 'auth' && self && (p.kind === 'superuser' || p.kind === 'record') && p.session && typeof e.record.tokenKey === 'string') {
-        await this.#refresh.rekeySession(p.session, e.collection.id, id, e.record.tokenKey, e.tx);
-      }
-    }, { id: 'auth-keep-own-session', priority: 1002 });
+      if (e.collection.type !== 'auth' || typeof e.record.tokenKey !== 'string') return;
+      const keep = self && (p.kind === 'superuser' || p.kind === 'record') ? p.session : undefined;
+      // Other sessions end in this transaction, on every node at once (not when they next refresh).
+      await this.#refresh.revokeForKeyChange(e.collection.id, id, keep, e.tx);
+      if (keep) await this.#refresh.rekeySession(keep, e.collection.id, id, e.record.tokenKey, e.tx);
+    }, { id: 'auth-sessions-on-key-change', priority: 1002 });
+    // Role and permission changes apply to principals cached on this node at once.
+    records.hooks.on('*', '_roles', async (_e, next) => {
+      await next();
+      this.#principals.clear();
+      this.apiKeys.clearCache();
+    }, { id: 'auth-roles-changed', priority: 1002 });
   }
 
   /**
@@ -163,6 +171,7 @@ export class AuthService {
     let successor: string | undefined;
     let session: string | undefined;
     let amr: readonly string[] = [];
+    let grantKeyHash = '';
     if (refreshToken !== undefined) {
       if (typeof refreshToken !== 'string') throw new BasaltError('token_invalid');
       const grant = await this.#refresh.rotate(refreshToken, async (collectionId, id) => {
@@ -175,18 +184,22 @@ export class AuthService {
       successor = grant.refreshToken;
       session = grant.session;
       amr = grant.amr;
+      grantKeyHash = grant.tokenKeyHash;
     } else {
       const own = principal.kind === 'superuser' ? c.name === '_superusers' : principal.kind === 'record' && principal.collection === c.name;
       if (!own || (principal.kind !== 'superuser' && principal.kind !== 'record')) throw new BasaltError('unauthorized');
       recordId = String(principal.record.id);
       session = principal.session;
       amr = principal.amr ?? [];
-      // An ended session (logout, "end other sessions", refresh-token reuse) is not renewed through
-      // its access token either.
-      if (!session || !(await this.#refresh.sessionLive(session))) throw new BasaltError('token_invalid');
     }
     const row = await this.#records.findRawBy(c.name, 'id', recordId);
     if (!row) throw new BasaltError('token_invalid');
+    // Tokens are issued only for a session of the record's current key: a password or email change
+    // that committed meanwhile ends it. Without a refresh token, the session must also still be live
+    // (logout, "end other sessions" and refresh-token reuse end it).
+    if (successor !== undefined ? grantKeyHash !== tokenKeyHash(String(row.tokenKey)) : !session || !(await this.#refresh.sessionLive(session, String(row.tokenKey)))) {
+      throw new BasaltError('token_invalid');
+    }
     const self = await this.#selfPrincipal(c, row);
     if (c.name !== '_superusers' && !(await this.#records.passesRule(c, c.authRule ?? '', recordId, self))) throw new BasaltError('token_invalid');
     // A session that signed in with one factor is not renewed once the MFA policy covers its record.
@@ -225,8 +238,9 @@ export class AuthService {
   async #selfPrincipal(c: Collection, row: Record<string, unknown>): Promise<Principal> {
     const record = await this.#records.present({ principal: { kind: 'superuser', record: {} }, request: emptyRequest() }, c, row) as Record<string, unknown>;
     if (c.name === '_superusers') return { kind: 'superuser', record };
-    // Rules see role names and permissions, not the relation's ids.
-    Object.assign(record, await this.roles.fromIds(record.roles));
+    // Rules see role names and permissions, not the relation's ids (only for Basalt's system field: a
+    // collection that kept a `roles` field of its own sees its values as they are).
+    if (c.fields.some((f) => f.name === 'roles' && f.system)) Object.assign(record, await this.roles.fromIds(record.roles));
     return { kind: 'record', collection: c.name, record };
   }
 

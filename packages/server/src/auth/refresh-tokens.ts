@@ -22,6 +22,8 @@ export interface RefreshGrant {
   refreshToken: string;
   /** How the session signed in (RFC 8176 `amr` values), kept across refreshes. */
   amr: string[];
+  /** The tokenKey hash the session belongs to; an access token is issued only while it is current. */
+  tokenKeyHash: string;
 }
 
 /** Where and how a session started. */
@@ -97,9 +99,22 @@ export class RefreshTokens {
     await ex.run('UPDATE _refresh_tokens SET token_key_hash = ? WHERE family = ? AND collection_id = ? AND record_id = ? AND revoked = 0', [tokenKeyHash(tokenKey), session, collectionId, recordId]);
   }
 
-  /** True while a session (token family) has an unrevoked, unexpired refresh token: it was not ended. */
-  async sessionLive(session: string): Promise<boolean> {
-    const row = await this.#db.get('SELECT 1 AS ok FROM _refresh_tokens WHERE family = ? AND revoked = 0 AND expires > ? LIMIT 1', [session, formatTimestamp()]);
+  /**
+   * A record's tokenKey changed (new password or email): revoke every session but `keep`, in the
+   * write's transaction `ex`, so they end at once on every node (not only when they next refresh).
+   */
+  async revokeForKeyChange(collectionId: string, recordId: string, keep: string | undefined, ex: Executor): Promise<void> {
+    await ex.run(`UPDATE _refresh_tokens SET revoked = 1 WHERE collection_id = ? AND record_id = ? AND revoked = 0${keep ? ' AND family != ?' : ''}`, keep ? [collectionId, recordId, keep] : [collectionId, recordId]);
+  }
+
+  /**
+   * True while a session (token family) has an unrevoked, unexpired refresh token: it was not ended.
+   * With `tokenKey`, the session must also belong to the record's current key (not a superseded password).
+   */
+  async sessionLive(session: string, tokenKey?: string): Promise<boolean> {
+    const keyed = tokenKey === undefined ? '' : ' AND token_key_hash = ?';
+    const params = tokenKey === undefined ? [session, formatTimestamp()] : [session, formatTimestamp(), tokenKeyHash(tokenKey)];
+    const row = await this.#db.get(`SELECT 1 AS ok FROM _refresh_tokens WHERE family = ? AND revoked = 0 AND expires > ?${keyed} LIMIT 1`, params);
     return row !== undefined;
   }
 
@@ -158,7 +173,7 @@ export class RefreshTokens {
       const row = await tx.get<Row>(`SELECT family, collection_id, record_id, token_key_hash, generation, expires, used, revoked FROM _refresh_tokens WHERE hash = ?${this.#db.dialect.rowLockSuffix}`, [hash]);
       if (!row || Number(row.revoked) === 1 || row.expires < formatTimestamp(new Date(now))) return { kind: 'invalid' as const };
       if (key === undefined || tokenKeyHash(key) !== row.token_key_hash) return { kind: 'revoke' as const, family: row.family, reason: 'password_changed' as const };
-      const grant = { collectionId: row.collection_id, recordId: row.record_id, session: row.family, refreshToken: successor, amr: [] as string[] };
+      const grant = { collectionId: row.collection_id, recordId: row.record_id, session: row.family, refreshToken: successor, amr: [] as string[], tokenKeyHash: row.token_key_hash };
       if (row.used === '') {
         const taken = await tx.run(`UPDATE _refresh_tokens SET used = ? WHERE hash = ? AND used = ''`, [formatTimestamp(new Date(now)), hash]);
         if (taken.changes === 1) {
@@ -189,7 +204,13 @@ export class RefreshTokens {
    */
   async prune(now = Date.now()): Promise<number> {
     const cutoff = formatTimestamp(new Date(now - 86_400_000));
-    const { changes } = await this.#db.run('DELETE FROM _refresh_tokens WHERE expires < ?', [cutoff]);
+    // In batches: one huge DELETE would hold SQLite's write lock for the whole scan.
+    let changes = 0;
+    for (;;) {
+      const r = await this.#db.run('DELETE FROM _refresh_tokens WHERE hash IN (SELECT hash FROM _refresh_tokens WHERE expires < ? LIMIT 1000)', [cutoff]);
+      changes += r.changes;
+      if (r.changes < 1000) break;
+    }
     await this.#db.run('DELETE FROM _sessions WHERE created < ? AND NOT EXISTS (SELECT 1 FROM _refresh_tokens t WHERE t.family = _sessions.id)', [cutoff]);
     return changes;
   }

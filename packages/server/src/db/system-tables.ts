@@ -45,6 +45,9 @@ export async function ensureSystemTables(db: Database): Promise<void> {
       revoked INTEGER NOT NULL DEFAULT 0
     )`);
     await tx.run('CREATE INDEX IF NOT EXISTS _refresh_tokens_family ON _refresh_tokens (family)');
+    // Session lists, logout-everywhere and key changes look tokens up by owner; housekeeping by expiry.
+    await tx.run('CREATE INDEX IF NOT EXISTS _refresh_tokens_owner ON _refresh_tokens (collection_id, record_id)');
+    await tx.run('CREATE INDEX IF NOT EXISTS _refresh_tokens_expires ON _refresh_tokens (expires)');
     // One row per sign-in session (refresh-token family): how it signed in and from where.
     await tx.run(`CREATE TABLE IF NOT EXISTS _sessions (
       id TEXT PRIMARY KEY NOT NULL,
@@ -56,6 +59,7 @@ export async function ensureSystemTables(db: Database): Promise<void> {
       created TEXT NOT NULL
     )`);
     await tx.run('CREATE INDEX IF NOT EXISTS _sessions_owner ON _sessions (collection_id, record_id)');
+    await tx.run('CREATE INDEX IF NOT EXISTS _sessions_created ON _sessions (created)');
     await tx.run(`CREATE TABLE IF NOT EXISTS _api_keys (
       id TEXT PRIMARY KEY NOT NULL,
       name TEXT NOT NULL,
@@ -78,6 +82,7 @@ export async function ensureSystemTables(db: Database): Promise<void> {
       details TEXT NOT NULL
     )`);
     await tx.run('CREATE INDEX IF NOT EXISTS _audit_action ON _audit (action, seq)');
+    await tx.run('CREATE INDEX IF NOT EXISTS _audit_created ON _audit (created)');
     await tx.run(`CREATE TABLE IF NOT EXISTS _rate_limits (
       key TEXT PRIMARY KEY NOT NULL,
       win INTEGER NOT NULL,

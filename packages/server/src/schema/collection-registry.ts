@@ -56,10 +56,18 @@ export class CollectionRegistry {
     if (!this.#byName.has('_roles')) {
       if (!(await this.#createRoles())) return this.load();
     }
-    // Auth collections made before roles existed get their `roles` field.
+    // Auth collections made before roles existed get their `roles` field — unless one of their own
+    // fields is already called that (then they keep it, and rules see it as it is).
     for (const c of this.list()) {
-      if (c.type === 'auth' && c.name !== '_superusers' && !c.fields.some((f) => f.name === 'roles')) {
+      if (c.type !== 'auth' || c.name === '_superusers' || c.fields.some((f) => f.name.toLowerCase() === 'roles')) continue;
+      try {
         await this.#commit({ op: 'update', before: c, after: { ...c, fields: [...c.fields, rolesField()], updated: formatTimestamp() } });
+      } catch (e) {
+        // Another node starting at the same moment may have added it first.
+        const rows = await this.#db.all<{ definition: string }>('SELECT definition FROM _collections WHERE id = ?', [c.id]);
+        const now = rows[0] ? (JSON.parse(rows[0].definition) as Collection) : undefined;
+        if (!now?.fields.some((f) => f.name === 'roles')) throw e;
+        this.#set([...this.list().filter((x) => x.id !== c.id), now]);
       }
     }
   }

@@ -78,7 +78,7 @@ export function rolesField(): Field {
   return { id: 'relation_roles01', name: 'roles', type: 'relation', system: true, collectionId: ROLES_COLLECTION_ID, maxSelect: 100, minSelect: 0, cascadeDelete: false };
 }
 
-const AUTH_FIELD_NAMES = new Set(['password', 'tokenkey', 'email', 'emailvisibility', 'verified', 'roles']);
+const AUTH_FIELD_NAMES = new Set(['password', 'tokenkey', 'email', 'emailvisibility', 'verified']);
 
 class Problems {
   readonly errors: FieldErrors = {};
@@ -367,6 +367,13 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
       }
       if (!existing && raw.name === 'id') return; // the id field is always added below
       // An auth collection's system fields are Basalt's; a body naming them (as PocketBase exports do) gets them.
+      // `roles` on a new auth collection is Basalt's role assignment; a body may restate it (an export),
+      // but a field of another shape under that name would silently change meaning: refused.
+      if (!existing && isAuth && typeof raw.name === 'string' && raw.name.toLowerCase() === 'roles') {
+        if (raw.type === 'relation' && (raw.collectionId === '_roles' || raw.collectionId === ROLES_COLLECTION_ID)) return;
+        p.add(`${at}.name`, 'validation_reserved_name', '"roles" is the role-assignment field of auth collections (a relation to _roles); rename this field.');
+        return;
+      }
       if (!existing && isAuth && typeof raw.name === 'string' && AUTH_FIELD_NAMES.has(raw.name.toLowerCase())) {
         if (raw.name.toLowerCase() === 'password') newPasswordMin = passwordMin(p, `${at}.min`, raw.min, 8);
         return;

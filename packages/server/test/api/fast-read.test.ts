@@ -87,6 +87,13 @@ for (const dialect of dialects()) {
       assert.equal(apps[1].t.app.fastReadsServed(), 0);
     });
 
+    it('the server Basalt creates keeps Fastify\'s timeouts (keep-alive past load balancers\' 60 s, no request cap)', () => {
+      for (const a of apps) {
+        assert.equal(a.t.app.http.server.keepAliveTimeout, 72_000);
+        assert.equal(a.t.app.http.server.requestTimeout, 0);
+      }
+    });
+
     it('fast answers are counted in the request metrics under the route pattern', async () => {
       const before = await (await fetch(`${apps[0].base}/metrics`)).text();
       const count = (text: string) => Number(/basalt_http_requests_total\{method="GET",route="\/api\/collections\/:collection\/records\/:id",status_class="2xx"\} (\d+)/.exec(text)?.[1] ?? 0);

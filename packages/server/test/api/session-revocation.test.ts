@@ -50,7 +50,10 @@ for (const dialect of dialects()) {
       const b = (await signIn('users', 'pw@example.com')).json() as { token: string; refreshToken: string };
       const change = await t.app.http.inject({ method: 'PATCH', url: `/api/collections/users/records/${a.record.id}`, headers: { authorization: a.token }, payload: { password: 'a brand new passphrase', passwordConfirm: 'a brand new passphrase', oldPassword: password } });
       assert.equal(change.statusCode, 200, change.body);
+      assert.equal((await post('/api/collections/users/auth-refresh', {}, b.token)).statusCode, 401, 'the other device cannot renew its access token');
       assert.equal((await post('/api/collections/users/auth-refresh', { refreshToken: b.refreshToken })).statusCode, 401, 'the other device is signed out');
+      const revoked = await t.app.db.all<{ revoked: number }>('SELECT revoked FROM _refresh_tokens WHERE family = ?', [(JSON.parse(Buffer.from(b.token.split('.')[1], 'base64url').toString()) as { sid: string }).sid]);
+      assert.ok(revoked.every((r) => Number(r.revoked) === 1), 'revoked in the same transaction, for every node');
       assert.equal((await post('/api/collections/users/auth-refresh', {}, a.token)).statusCode, 401, 'every access token issued before the change is dead');
       const again = await post('/api/collections/users/auth-refresh', { refreshToken: a.refreshToken });
       assert.equal(again.statusCode, 200, `the changing device refreshes: ${again.body}`);

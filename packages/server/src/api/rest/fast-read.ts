@@ -55,8 +55,8 @@ export function createFastRead(deps: RestDeps, opts: { requestId: (given: string
       return records.viewJson(ctx, m[1], m[2]);
     };
     const work = authorization === undefined ? answer(ANONYMOUS) : auth.principalFromHeader(authorization).then(answer);
-    work.then(
-      (body) => {
+    work
+      .then((body) => {
         const etag = etagOf(body);
         const facts = { requestId: opts.requestId(given), origin, cors: opts.cors, hsts: opts.hsts, etag };
         if (inm !== undefined && ifNoneMatch(inm, etag)) {
@@ -68,10 +68,17 @@ export function createFastRead(deps: RestDeps, opts: { requestId: (given: string
         }
         metrics.observeRequest('GET', VIEW_ROUTE, res.statusCode, (performance.now() - start) / 1e3);
         fastRead.served++;
-      },
-      // Errors are Fastify's to answer (problem+json, logging); it runs the request from the start.
-      () => fallback(req, res),
-    );
+      })
+      .catch(() => {
+        // Errors are Fastify's to answer (problem+json, logging); it runs the request from the start.
+        // Should anything fail after the answer started, the connection is cut rather than left hanging.
+        if (res.headersSent) return void res.destroy();
+        try {
+          fallback(req, res);
+        } catch {
+          res.destroy();
+        }
+      });
     return true;
   }, { served: 0 });
   return fastRead;
