@@ -54,6 +54,14 @@ export type RecordRefResolver = (collectionId: string) => { ref: string; name: s
  * write-only fields are marked). `required` on a field means the value must be non-empty.
  */
 export function fieldValueSchema(field: Field, resolve: RecordRefResolver): JsonSchema {
+  const schema = valueSchema(field, resolve);
+  if (!field.readonly) return schema;
+  // Superusers may still write it, so it is not `readOnly` in the OpenAPI sense; say so instead.
+  const note = 'Read-only except for superusers.';
+  return { ...schema, description: schema.description ? `${String(schema.description)} ${note}` : note };
+}
+
+function valueSchema(field: Field, resolve: RecordRefResolver): JsonSchema {
   const required = field.required === true;
   switch (field.type) {
     case 'text': {
