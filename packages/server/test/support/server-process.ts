@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,19 +100,6 @@ export async function runCliOk(args: string[]): Promise<CliResult> {
   return r;
 }
 
-/** A port nobody listens on right now (bind port 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** A running `basalt serve` child. */
 export interface ServerProcess {
   child: ChildProcess;
@@ -152,9 +138,10 @@ export async function upsertSuperuser(data: ServerData): Promise<void> {
 /** Start `basalt serve` on `data` and wait until it answers `GET /api/health`. */
 export async function startServer(data: ServerData, opts: StartOptions = {}): Promise<ServerProcess> {
   if (opts.superuser !== false) await upsertSuperuser(data);
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [CLI_PATH, 'serve', '--http', `127.0.0.1:${port}`, ...data.flags(), ...(opts.args ?? [])], {
+  // Port 0: the kernel picks a free port at listen time and the server prints it. (Choosing a free port
+  // first and passing it on races with other test processes: one of them may take it in between, and
+  // its server would then answer this test's requests.)
+  const child = spawn(process.execPath, [CLI_PATH, 'serve', '--http', '127.0.0.1:0', ...data.flags(), ...(opts.args ?? [])], {
     env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -170,13 +157,17 @@ export async function startServer(data: ServerData, opts: StartOptions = {}): Pr
   void exited.then(() => (gone = true));
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
+  let url = '';
   for (;;) {
     if (gone) throw new Error(`basalt serve exited before it was ready (${JSON.stringify(await exited)})\n${output()}`);
-    try {
-      const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
+    url ||= /serving at (https?:\/\/[^\s"]+) /.exec(stdout)?.[1] ?? '';
+    if (url) {
+      try {
+        const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(1000) });
+        if (res.status === 200) break;
+      } catch {
+        // not answering yet
+      }
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -215,7 +206,7 @@ export async function startServer(data: ServerData, opts: StartOptions = {}): Pr
   return {
     child,
     url,
-    port,
+    port: Number(new URL(url).port),
     output,
     exited,
     request,
