@@ -16,6 +16,7 @@ import { registerRestApi, createFastRead, corsPolicy, requestIdSource, givenRequ
 import { AuditLog, actorOf } from '../audit/index.ts';
 import { loadSecretBox, type SecretBox } from '../secrets/index.ts';
 import { AuthEmailFlows } from '../auth/index.ts';
+import { sealClientSecrets } from '../auth/oauth/index.ts';
 import { createMailer } from '../mail/index.ts';
 import { sqlitePath, type BasaltConfig } from './config.ts';
 import { startHousekeeping } from './housekeeping.ts';
@@ -70,6 +71,8 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
     let records: RecordsService | undefined;
     const registry = new CollectionRegistry(db, {
       validate: (c, all) => records?.validateRules(c, all),
+      // OAuth client secrets leave the definition for a sealed table (auth/oauth/oauth-client-secrets.ts).
+      beforeStore: (id, after, tx) => sealClientSecrets(tx, secrets, id, after),
       changed: async (change) => {
         if (!config.automigrate) return;
         const file = await writeChangeMigration(db, config.migrationsDir, change);

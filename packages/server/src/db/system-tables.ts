@@ -71,6 +71,13 @@ export async function ensureSystemTables(db: Database): Promise<void> {
       revoked INTEGER NOT NULL DEFAULT 0,
       created_by TEXT NOT NULL
     )`);
+    // OAuth provider client secrets, sealed (auth/oauth/oauth-client-secrets.ts), out of the definitions.
+    await tx.run(`CREATE TABLE IF NOT EXISTS _oauth_client_secrets (
+      id TEXT PRIMARY KEY NOT NULL,
+      collection_id TEXT NOT NULL,
+      provider TEXT NOT NULL,
+      secret TEXT NOT NULL
+    )`);
     await tx.run(`CREATE TABLE IF NOT EXISTS _audit (
       seq ${d.serialPrimaryKey},
       created TEXT NOT NULL,

@@ -24,6 +24,12 @@ export interface RegistryHooks {
   validate?(collection: Collection, all: readonly Collection[]): void;
   /** Called after a change committed. */
   changed?(change: SchemaChange): void | Promise<void>;
+  /**
+   * Called inside a change's transaction, before the definition is stored: may answer a different
+   * definition to store (the auth layer moves OAuth client secrets into a sealed table). `after` is
+   * null for a deletion.
+   */
+  beforeStore?(collectionId: string, after: Collection | null, tx: Executor): Promise<Collection | null>;
 }
 
 /** Change-log collection name for schema events. */
@@ -177,6 +183,10 @@ export class CollectionRegistry {
         // Existing rows that break a new unique index are the client's problem, not a server fault.
         if (d.isUniqueViolation(e)) throw new BasaltError('collection_invalid', { message: 'Existing records violate a unique index of the new definition.', data: { indexes: { code: 'validation_not_unique', message: 'Existing records have duplicate values.' } }, cause: e });
         throw e;
+      }
+      if (this.#hooks.beforeStore) {
+        const id = (change.after ?? change.before)!.id;
+        change = { ...change, after: await this.#hooks.beforeStore(id, change.after, tx) };
       }
       const c = (change.after ?? change.before)!;
       if (change.op === 'create') {

@@ -23,4 +23,6 @@ export const SEALED_SYSTEM_COLUMNS: SealedColumn[] = [
   // OAuth2 provider tokens of linked identities ('' when the provider gave none); src/auth/oauth/oauth-identities.ts.
   { table: '_oauth_identities', key: 'id', column: 'access_token', aad: (row) => `_oauth_identities/${String(row.id)}/access_token` },
   { table: '_oauth_identities', key: 'id', column: 'refresh_token', aad: (row) => `_oauth_identities/${String(row.id)}/refresh_token` },
+  // OAuth provider client secrets; src/auth/oauth/oauth-client-secrets.ts.
+  { table: '_oauth_client_secrets', key: 'id', column: 'secret', aad: (row) => `_oauth_client_secrets/${String(row.collection_id)}/${String(row.provider)}` },
 ];

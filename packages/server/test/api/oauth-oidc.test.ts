@@ -582,7 +582,15 @@ for (const dialect of dialects()) {
       const saved = structuredClone(t.app.registry.get('users'));
       saved.oauth2!.providers[0].clientSecret = '';
       await t.app.registry.apply(saved);
-      assert.equal(t.app.registry.get('users').oauth2!.providers[0].clientSecret, 'a-secret-for-no-file');
+      const users = t.app.registry.get('users');
+      const { OAuthClientSecrets } = await import('../../src/auth/oauth/index.ts');
+      assert.equal(await new OAuthClientSecrets(t.app.db, t.app.secrets).get(users.id, users.oauth2!.providers[0].name), 'a-secret-for-no-file', 'the stored (sealed) secret is kept');
+      // The secret lives sealed in its own table: not in the definition, the change log or the sealed row.
+      assert.equal(users.oauth2!.providers[0].clientSecret, '');
+      for (const [table, column] of [['_collections', 'definition'], ['_changes', 'data'], ['_oauth_client_secrets', 'secret']]) {
+        const rows = await t.app.db.all<Record<string, string>>(`SELECT ${column} AS v FROM ${table}`);
+        assert.ok(rows.every((r) => !String(r.v).includes('a-secret-for-no-file')), `no plaintext secret in ${table}`);
+      }
     });
   });
 }

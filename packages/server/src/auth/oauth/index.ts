@@ -9,3 +9,4 @@ export { OAuthIdentities, identityTokenAad, type Identity, type ProviderTokens }
 export { ProviderResolver, ResolvedProvider, planProvider, isLoopbackHttp, PROVIDER_TIMEOUT_SECONDS } from './oauth-provider.ts';
 export { PROVIDER_PRESETS, DEFAULT_OIDC_SCOPES, presetOf, type ProviderPreset, type ProfileKind } from './oauth-presets.ts';
 export type { OAuthUser } from './oauth-profile.ts';
+export { OAuthClientSecrets, sealClientSecrets, clientSecretAad } from './oauth-client-secrets.ts';

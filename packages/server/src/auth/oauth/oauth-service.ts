@@ -23,6 +23,7 @@ import { unknownPassword } from '../auth-email-flows.ts';
 import { OAuthFlows, s256 } from './oauth-flows.ts';
 import { OAuthIdentities, type Identity } from './oauth-identities.ts';
 import { ProviderResolver, type ExchangeResult } from './oauth-provider.ts';
+import { OAuthClientSecrets } from './oauth-client-secrets.ts';
 import type { OAuthUser } from './oauth-profile.ts';
 
 /** One provider in the `auth-methods` answer (PocketBase's shape). */
@@ -196,6 +197,15 @@ export class OAuthService {
   readonly flows: OAuthFlows;
   readonly identities: OAuthIdentities;
   readonly providers = new ProviderResolver();
+  readonly #clientSecrets: OAuthClientSecrets;
+
+  /**
+   * The provider's options with its client secret, which is kept sealed outside the definition (a
+   * definition stored before that still carries it in place, until the collection is next saved).
+   */
+  async #withSecret(collectionId: string, p: OAuthProviderOptions): Promise<OAuthProviderOptions> {
+    return p.clientSecret ? p : { ...p, clientSecret: await this.#clientSecrets.get(collectionId, p.name) };
+  }
   readonly #db: Database;
   readonly #records: RecordsService;
   readonly #auth: AuthService;
@@ -208,6 +218,7 @@ export class OAuthService {
     this.#warn = deps.warn ?? (() => {});
     this.flows = new OAuthFlows(deps.db);
     this.identities = new OAuthIdentities(deps.db, deps.secrets);
+    this.#clientSecrets = new OAuthClientSecrets(deps.db, deps.secrets);
     // Identities go with their record.
     deps.records.hooks.on('delete', '*', async (e, next) => {
       await next();
@@ -233,7 +244,7 @@ export class OAuthService {
     if (redirectURL !== undefined) checkRedirectURL(redirectURL);
     await this.flows.sweep();
     // Resolved together: a first call waits for the slowest discovery, not for their sum.
-    const resolved = await Promise.all(o.providers.map((p) => this.providers.resolve(c.id, p).catch((e: unknown) => {
+    const resolved = await Promise.all(o.providers.map(async (p) => this.providers.resolve(c.id, await this.#withSecret(c.id, p)).catch((e: unknown) => {
       this.#warn(`oauth2 provider "${p.name}" of ${c.name} is unavailable`, e);
       return undefined;
     })));
@@ -266,7 +277,7 @@ export class OAuthService {
     const body = parseBody(input.body);
     const p = options.providers.find((x) => x.name === body.provider);
     if (!p) throw new BasaltError('oauth_provider_unknown', { data: { provider: { code: 'validation_invalid_provider', message: `Provider with name "${body.provider}" is missing or is not enabled.` } } });
-    const provider = await this.providers.resolve(c.id, p);
+    const provider = await this.providers.resolve(c.id, await this.#withSecret(c.id, p));
     if (provider.pkce && body.codeVerifier === undefined) throw field('codeVerifier', 'validation_required', 'This provider uses PKCE: give the codeVerifier from auth-methods.');
 
     // Single use: the flow leaves the store before anything is checked or exchanged.
