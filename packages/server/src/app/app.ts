@@ -4,7 +4,6 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from 'pino';
@@ -65,11 +64,6 @@ export interface CreateAppOptions {
 export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {}): Promise<BasaltApp> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   const secrets = loadSecretBox(config);
-  if (!config.encryptionKeys.length && config.databaseUrl) {
-    // On PostgreSQL several nodes may share the data; each would generate its own key and fail to
-    // open the others' values.
-    logger.warn({ file: join(config.dataDir, 'encryption.key') }, 'encryption at rest uses a key generated in this node\'s data directory: every node must share the same keys, so set encryptionKeys (BASALT_ENCRYPTION_KEYS) before running several nodes');
-  }
   const metrics = createMetrics();
   const rawDb = await openDatabase({ url: config.databaseUrl || undefined, sqlitePath: sqlitePath(config), schema: config.databaseSchema });
   const db = instrumentDatabase(rawDb, metrics);

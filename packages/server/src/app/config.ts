@@ -297,6 +297,17 @@ export function sqlitePath(config: BasaltConfig): string {
   return join(config.dataDir, 'data.db');
 }
 
+/** What a server should warn about at start (`basalt serve` logs each). */
+export function startupWarnings(config: BasaltConfig): string[] {
+  const out: string[] = [];
+  if (!config.encryptionKeys.length && config.databaseUrl) {
+    // On PostgreSQL several nodes may share the data; each would generate its own key and fail to
+    // open the others' sealed values.
+    out.push(`encryption at rest uses a key generated in this node's data directory (${join(config.dataDir, 'encryption.key')}): every node must share the same keys, so set encryptionKeys (BASALT_ENCRYPTION_KEYS) before running several nodes`);
+  }
+  return out;
+}
+
 /** The configuration as printed at boot: secrets (database password) redacted. */
 export function redactedConfig(config: BasaltConfig): Record<string, unknown> {
   let databaseUrl = config.databaseUrl;

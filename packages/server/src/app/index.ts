@@ -2,4 +2,4 @@
  * The kernel: configuration and the application lifecycle.
  */
 export { createApp, VERSION, type BasaltApp, type CreateAppOptions } from './app.ts';
-export { loadConfig, parseHostPort, redactedConfig, sqlitePath, ConfigError, type BasaltConfig, type RateLimitConfig } from './config.ts';
+export { loadConfig, parseHostPort, redactedConfig, startupWarnings, sqlitePath, ConfigError, type BasaltConfig, type RateLimitConfig } from './config.ts';

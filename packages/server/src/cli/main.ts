@@ -4,7 +4,7 @@
  * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { createApp, loadConfig, redactedConfig, ConfigError, VERSION, type BasaltApp, type BasaltConfig } from '../app/index.ts';
+import { createApp, loadConfig, redactedConfig, startupWarnings, ConfigError, VERSION, type BasaltApp, type BasaltConfig } from '../app/index.ts';
 import { createMigrationFile, migrateDown, migrateUp, migrationStatus } from '../schema/index.ts';
 import { isBasaltError } from '../errors/index.ts';
 import { rotateTokenKeys } from '../auth/index.ts';
@@ -121,6 +121,7 @@ async function serve(args: string[]): Promise<number> {
   const config = configFrom(values);
   const app = await createApp(config, { runMigrations: true });
   app.logger.info({ config: redactedConfig(config), database: app.db.description }, 'configuration');
+  for (const warning of startupWarnings(config)) app.logger.warn(warning);
   const address = await app.listen();
   app.logger.info(`Basalt ${VERSION} serving at ${address} (REST ${address}/api/, docs ${address}/api/docs)`);
   let stopping = false;

@@ -8,6 +8,15 @@ import { dialects } from '../support/databases.ts';
 import { startTestApp, createCollection, type TestApp } from '../support/app.ts';
 import { loadConfig } from '../../src/app/index.ts';
 
+/**
+ * Windows are fixed (`floor(now / window)`): a burst that straddles a window's end is counted in two
+ * windows. Tests that count within one window start it at least `needMs` before the window ends.
+ */
+async function roomInWindow(windowSeconds: number, needMs = 5000): Promise<void> {
+  const left = windowSeconds * 1000 - (Date.now() % (windowSeconds * 1000));
+  if (left < needMs) await new Promise((r) => setTimeout(r, left + 50));
+}
+
 for (const dialect of dialects()) {
   describe(`rate limits (${dialect})`, () => {
     let t: TestApp;
@@ -21,6 +30,7 @@ for (const dialect of dialects()) {
     const signIn = (identity: string, password: string, ip = '10.0.0.1') => t.app.http.inject({ method: 'POST', url: '/api/collections/users/auth-with-password', remoteAddress: ip, payload: { identity, password } });
 
     it('sign-ups per IP', async () => {
+      await roomInWindow(3600);
       assert.equal((await signUp('a@example.com')).statusCode, 200);
       const second = await signUp('b@example.com');
       assert.equal(second.statusCode, 200);
@@ -37,6 +47,7 @@ for (const dialect of dialects()) {
     });
 
     it('sign-in attempts per identity, across IPs, with headers on every answer', async () => {
+      await roomInWindow(900);
       const first = await signIn('a@example.com', 'wrong horse 1', '10.1.0.1');
       assert.equal(first.statusCode, 400);
       assert.match(String(first.headers['ratelimit-policy']), /"signin-ip";q=6;w=60, "signin-identity";q=3;w=900/);
@@ -53,11 +64,13 @@ for (const dialect of dialects()) {
     });
 
     it('sign-in attempts per IP, across identities', async () => {
+      await roomInWindow(60);
       for (let i = 0; i < 6; i++) assert.notEqual((await signIn(`nobody${i}@example.com`, 'x-wrong-horse', '10.2.0.1')).statusCode, 429);
       assert.equal((await signIn('nobody9@example.com', 'x-wrong-horse', '10.2.0.1')).statusCode, 429);
     });
 
     it('refreshes per IP', async () => {
+      await roomInWindow(60);
       const codes = [];
       for (let i = 0; i < 3; i++) codes.push((await t.app.http.inject({ method: 'POST', url: '/api/collections/users/auth-refresh', remoteAddress: '10.3.0.1', payload: { refreshToken: 'x'.repeat(43) } })).statusCode);
       assert.deepEqual(codes, [401, 401, 429]);
