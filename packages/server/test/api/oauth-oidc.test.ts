@@ -187,6 +187,23 @@ for (const dialect of dialects()) {
       assert.ok(audit.some((a) => a.outcome === 'success' && a.details.auto === true && a.target === `users/${String(bob.id)}`));
     });
 
+    it('an OAuth sign-in completes an MFA sign-in, with the mfaId where the SDK puts it (query string)', async () => {
+      const on = await call('PATCH', '/api/collections/users', { mfa: { enabled: true } }, t.superuserToken);
+      assert.equal(on.status, 200, on.text);
+      try {
+        const first = await call('POST', '/api/collections/users/auth-with-password', { identity: 'bob@example.com', password: PASSWORD });
+        assert.equal(first.status, 401, first.text);
+        const mfaId = String(first.body.mfaId);
+        const p = await startFlow();
+        const cb = await browse(p, 'bob-sub');
+        const res = await call('POST', `/api/collections/users/auth-with-oauth2?mfaId=${encodeURIComponent(mfaId)}`, { provider: 'acme', code: cb.code, codeVerifier: p.codeVerifier, redirectURL: redirect, state: cb.state });
+        assert.equal(res.status, 200, res.text);
+        assert.deepEqual([...(claimsOf(String(res.body.token)).amr as string[])].sort(), ['fed', 'mfa', 'pwd']);
+      } finally {
+        await call('PATCH', '/api/collections/users', { mfa: { enabled: false } }, t.superuserToken);
+      }
+    });
+
     it('oauth-link-unverified-account: never signs into a squatter\'s unverified account with the victim\'s email (GHSA-m93w-4fxv-r35v)', async () => {
       // The attacker registers the victim's address with a password of their own; it stays unverified.
       const squat = await call('POST', '/api/collections/users/records', { email: 'carol@example.com', password: PASSWORD, passwordConfirm: PASSWORD });

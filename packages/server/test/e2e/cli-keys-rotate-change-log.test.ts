@@ -9,41 +9,20 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import pino from 'pino';
-import { createApp, loadConfig, type BasaltApp } from '../../src/app/index.ts';
+import type { BasaltApp } from '../../src/app/index.ts';
 import { newMasterKeyEntry, parseMasterKeys, SecretBox } from '../../src/secrets/index.ts';
 import { rotateSealedValues } from '../../src/records/index.ts';
 import { dialects } from '../support/databases.ts';
-import { SUPERUSER_EMAIL, SUPERUSER_PASSWORD } from '../support/app.ts';
-import { freshServerData, runCli, type ServerData } from '../support/server-process.ts';
+import { freshServerData, runCli } from '../support/server-process.ts';
+import { openKeyedApp, keysConfigFile, seedVault } from '../support/keyed-app.ts';
 
 type Json = Record<string, any>;
 type ChangeRow = { seq: number | string; collection: string; record_id: string; data: string };
-
-async function openApp(data: ServerData, keys: string[]): Promise<{ app: BasaltApp; token: string }> {
-  const config = {
-    ...loadConfig({ dataDir: data.dir, databaseUrl: data.databaseUrl, databaseSchema: data.databaseSchema, migrationsDir: data.migrationsDir }, {}),
-    encryptionKeys: keys,
-    logLevel: 'silent' as const,
-  };
-  const app = await createApp(config, { logger: pino({ level: 'silent' }) });
-  await app.auth.upsertSuperuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD);
-  const { token } = await app.auth.authWithPassword('_superusers', SUPERUSER_EMAIL, SUPERUSER_PASSWORD, { ip: '127.0.0.1', userAgent: 'basalt-tests' });
-  return { app, token };
-}
 
 async function call(app: BasaltApp, token: string, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; body: Json }> {
   const res = await app.http.inject({ method, url, headers: { authorization: token }, ...(body === undefined ? {} : { payload: body as Json }) });
   assert.ok(res.statusCode < 300, `${method} ${url}: ${res.statusCode} ${res.body}`);
   return { status: res.statusCode, body: res.statusCode === 204 ? {} : (res.json() as Json) };
-}
-
-function configFile(data: ServerData, name: string, keys: string[]): string[] {
-  const file = join(data.dir, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ encryptionKeys: keys }));
-  return ['--config', file];
 }
 
 /** Record events of the test's collections (not the schema's, nor the superuser's own). */
@@ -64,7 +43,7 @@ for (const dialect of dialects()) {
       const fieldIds = new Map<string, string>(); // field name at creation → id
       let before: ChangeRow[];
       {
-        const { app, token } = await openApp(data, [keyA]);
+        const { app, token } = await openKeyedApp(data, [keyA]);
         try {
           const vault = await call(app, token, 'POST', '/api/collections', {
             name: 'vault', fields: [{ name: 'apiKey', type: 'secret' }, { name: 'note', type: 'secret' }, { name: 'count', type: 'number' }, { name: 'label', type: 'text' }],
@@ -95,16 +74,16 @@ for (const dialect of dialects()) {
 
       // Table values: safe r1 (token, note), r3 (token) = 3. Log values: create r1 (2), update r1 (2),
       // create r2 (1), create r3 (1), delete r2 (1), create g1 (1) = 8.
-      const first = await runCli(['keys', 'rotate', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
+      const first = await runCli(['keys', 'rotate', ...data.flags(), ...keysConfigFile(data, 'ba', [keyB, keyA])]);
       assert.equal(first.code, 0, first.stdout + first.stderr);
       assert.match(first.stdout, /re-wrapped 11, already current 0, unreadable 0, changed during rotation 0/);
       assert.doesNotMatch(first.stdout + first.stderr, /bse1\.|k1b|n1|p1/, 'no key material, ciphertext or plaintext in the output');
-      const again = await runCli(['keys', 'rotate', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
+      const again = await runCli(['keys', 'rotate', ...data.flags(), ...keysConfigFile(data, 'ba', [keyB, keyA])]);
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stdout, /re-wrapped 0, already current 11, unreadable 0/);
 
       // [B] alone opens every sealed value of the log under its own aad; everything else is unchanged.
-      const { app } = await openApp(data, [keyB]);
+      const { app } = await openKeyedApp(data, [keyB]);
       try {
         const box = new SecretBox(parseMasterKeys([keyB]));
         const after = await recordEvents(app);
@@ -142,7 +121,7 @@ for (const dialect of dialects()) {
       let moved = '';
       let ghost = '';
       {
-        const { app, token } = await openApp(data, [keyA]);
+        const { app, token } = await openKeyedApp(data, [keyA]);
         try {
           await call(app, token, 'POST', '/api/collections', { name: 'vault', fields: [{ name: 'apiKey', type: 'secret' }] });
           await call(app, token, 'POST', '/api/collections/vault/records', { apiKey: 'value-of-a' });
@@ -160,7 +139,7 @@ for (const dialect of dialects()) {
           await app.close();
         }
       }
-      const r = await runCli(['keys', 'rotate', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
+      const r = await runCli(['keys', 'rotate', ...data.flags(), ...keysConfigFile(data, 'ba', [keyB, keyA])]);
       assert.equal(r.code, 1, r.stdout + r.stderr);
       assert.match(r.stdout, /re-wrapped 3, already current 0, unreadable 2/);
       assert.match(r.stderr, new RegExp(`cannot open _changes ${moved} apiKey`));
@@ -173,17 +152,8 @@ for (const dialect of dialects()) {
       t.after(() => data.cleanup());
       const keyA = newMasterKeyEntry('A');
       const keyB = newMasterKeyEntry('B');
-      {
-        const { app, token } = await openApp(data, [keyA]);
-        try {
-          await call(app, token, 'POST', '/api/collections', { name: 'vault', fields: [{ name: 'apiKey', type: 'secret' }] });
-          const requests = Array.from({ length: 7 }, (_, i) => ({ method: 'POST', url: '/api/collections/vault/records', body: { apiKey: `v${i}` } }));
-          await call(app, token, 'POST', '/api/batch', { requests });
-        } finally {
-          await app.close();
-        }
-      }
-      const { app } = await openApp(data, [keyB, keyA]);
+      await seedVault(data, keyA, 7);
+      const { app } = await openKeyedApp(data, [keyB, keyA]);
       try {
         const kids = async () => [...new Set((await recordEvents(app)).map((r) => ((JSON.parse(r.data) as Json).apiKey as string).split('.')[1]))].sort();
         let logBatches = 0;

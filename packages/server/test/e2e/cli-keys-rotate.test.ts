@@ -6,41 +6,19 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import pino from 'pino';
-import { createApp, loadConfig, type BasaltApp } from '../../src/app/index.ts';
+import type { BasaltApp } from '../../src/app/index.ts';
 import { newMasterKeyEntry, parseMasterKeys, SecretBox } from '../../src/secrets/index.ts';
 import { rotateSealedValues } from '../../src/records/index.ts';
 import { dialects } from '../support/databases.ts';
 import { SUPERUSER_EMAIL, SUPERUSER_PASSWORD } from '../support/app.ts';
-import { freshServerData, runCli, type ServerData } from '../support/server-process.ts';
+import { freshServerData, runCli } from '../support/server-process.ts';
+import { openKeyedApp, keysConfigFile, seedVault } from '../support/keyed-app.ts';
 
 type Json = Record<string, any>;
-
-/** An in-process app on the server data, with these master keys, and a superuser token. */
-async function openApp(data: ServerData, keys: string[]): Promise<{ app: BasaltApp; token: string }> {
-  const config = {
-    ...loadConfig({ dataDir: data.dir, databaseUrl: data.databaseUrl, databaseSchema: data.databaseSchema, migrationsDir: data.migrationsDir }, {}),
-    encryptionKeys: keys,
-    logLevel: 'silent' as const,
-  };
-  const app = await createApp(config, { logger: pino({ level: 'silent' }) });
-  await app.auth.upsertSuperuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD);
-  const { token } = await app.auth.authWithPassword('_superusers', SUPERUSER_EMAIL, SUPERUSER_PASSWORD, { ip: '127.0.0.1', userAgent: 'basalt-tests' });
-  return { app, token };
-}
 
 async function call(app: BasaltApp, token: string, method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}) {
   const res = await app.http.inject({ method, url, headers: { authorization: token, ...headers }, ...(body === undefined ? {} : { payload: body as Json }) });
   return { status: res.statusCode, body: res.json() as Json, headers: res.headers };
-}
-
-/** Write a JSON configuration file with these keys; answers the `--config` flag pair. */
-function configFile(data: ServerData, name: string, keys: string[]): string[] {
-  const file = join(data.dir, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ encryptionKeys: keys }));
-  return ['--config', file];
 }
 
 /** The key id every stored secret value of `table` is wrapped by. */
@@ -61,7 +39,7 @@ for (const dialect of dialects()) {
       // Seal under A: secret fields of two collections (one value left empty) and a stored idempotent answer.
       const secrets = new Map<string, string>();
       {
-        const { app, token } = await openApp(data, [keyA]);
+        const { app, token } = await openKeyedApp(data, [keyA]);
         try {
           for (const name of ['vault', 'creds']) {
             const c = await call(app, token, 'POST', '/api/collections', { name, listRule: '', viewRule: '', fields: [{ name: 'apiKey', type: 'secret' }, { name: 'note', type: 'secret', hidden: true }] });
@@ -88,15 +66,15 @@ for (const dialect of dialects()) {
 
       // [B, A]: rotate. 7 × apiKey + 6 non-empty notes + 7 stored answers, and the same 13 secret values
       // in the change log's create events.
-      const first = await runCli(['keys', 'rotate', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
+      const first = await runCli(['keys', 'rotate', ...data.flags(), ...keysConfigFile(data, 'ba', [keyB, keyA])]);
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stdout, /active encryption key "B": re-wrapped 33, already current 0, unreadable 0/);
-      const again = await runCli(['keys', 'rotate', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
+      const again = await runCli(['keys', 'rotate', ...data.flags(), ...keysConfigFile(data, 'ba', [keyB, keyA])]);
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stdout, /re-wrapped 0, already current 33, unreadable 0/);
 
       // [B] alone reads every value, and replays the stored answers.
-      const { app, token } = await openApp(data, [keyB]);
+      const { app, token } = await openKeyedApp(data, [keyB]);
       try {
         assert.deepEqual(await keyIds(app, 'vault', 'apiKey'), ['B']);
         assert.deepEqual(await keyIds(app, '_idempotency', 'response'), ['B']);
@@ -123,7 +101,7 @@ for (const dialect of dialects()) {
       t.after(() => data.cleanup());
       const keyA = newMasterKeyEntry('A');
       const keyB = newMasterKeyEntry('B');
-      const { app, token } = await openApp(data, [keyA]);
+      const { app, token } = await openKeyedApp(data, [keyA]);
       let moved = '';
       let foreign = '';
       try {
@@ -143,7 +121,7 @@ for (const dialect of dialects()) {
       } finally {
         await app.close();
       }
-      const r = await runCli(['keys', 'rotate', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
+      const r = await runCli(['keys', 'rotate', ...data.flags(), ...keysConfigFile(data, 'ba', [keyB, keyA])]);
       assert.equal(r.code, 1, r.stdout + r.stderr);
       // a's value in vault, plus the three create events in the change log (sealed under A when written).
       assert.match(r.stdout, /re-wrapped 4, already current 0, unreadable 2/);
@@ -157,17 +135,8 @@ for (const dialect of dialects()) {
       t.after(() => data.cleanup());
       const keyA = newMasterKeyEntry('A');
       const keyB = newMasterKeyEntry('B');
-      {
-        const { app, token } = await openApp(data, [keyA]);
-        try {
-          await call(app, token, 'POST', '/api/collections', { name: 'vault', fields: [{ name: 'apiKey', type: 'secret' }] });
-          const requests = Array.from({ length: 11 }, (_, i) => ({ method: 'POST', url: '/api/collections/vault/records', body: { apiKey: `v${i}` } }));
-          assert.equal((await call(app, token, 'POST', '/api/batch', { requests })).status, 200);
-        } finally {
-          await app.close();
-        }
-      }
-      const { app } = await openApp(data, [keyB, keyA]);
+      await seedVault(data, keyA, 11);
+      const { app } = await openKeyedApp(data, [keyB, keyA]);
       try {
         // Interrupted after its first batch: that batch stays committed, the rest is still under A.
         await assert.rejects(rotateSealedValues(app.db, app.registry, app.secrets, { batchRows: 3, progress: () => { throw new Error('killed'); } }), /killed/);
@@ -207,7 +176,7 @@ for (const dialect of dialects()) {
       ]);
       let before: Awaited<ReturnType<typeof q>>;
       {
-        const { app, token } = await openApp(data, [keyA]);
+        const { app, token } = await openKeyedApp(data, [keyA]);
         try {
           await call(app, token, 'POST', '/api/collections', { name: 'vault', fields: [{ name: 'apiKey', type: 'secret' }] });
           for (const v of ['r0', 'r1', 'r2']) await call(app, token, 'POST', '/api/collections/vault/records', { apiKey: `value-${v}` });
@@ -217,11 +186,11 @@ for (const dialect of dialects()) {
         }
       }
       assert.equal((await runCli(['keys', 'rotate-signing', '--reencrypt', ...data.flags()])).code, 2);
-      const r = await runCli(['keys', 'rotate', '--reencrypt', ...data.flags(), ...configFile(data, 'ba', [keyB, keyA])]);
+      const r = await runCli(['keys', 'rotate', '--reencrypt', ...data.flags(), ...keysConfigFile(data, 'ba', [keyB, keyA])]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /active encryption key "B": re-encrypted 6, already current 0, unreadable 0/);
       assert.doesNotMatch(r.stdout + r.stderr, /value-r|bse1\./);
-      const { app, token } = await openApp(data, [keyB]);
+      const { app, token } = await openKeyedApp(data, [keyB]);
       try {
         const [rows, events] = await q(app);
         // Nothing of the old envelope survives: wrapped data key, nonce and ciphertext are all new.

@@ -10,9 +10,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RestDeps } from './rest-deps.ts';
-import { clientInfo, principalOf } from './request-context.ts';
+import { clientInfo, principalOf, mfaIdOf } from './request-context.ts';
 import { respond } from './respond.ts';
-import { mfaIdOf } from './mfa-routes.ts';
 import { clientKey, failureDelay, signInIdentityKey, signInIdentityQuota, type Hit } from './rate-limit.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import type { AuthEmailFlows, PasswordAttemptGuard } from '../../auth/index.ts';

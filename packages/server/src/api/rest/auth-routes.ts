@@ -4,14 +4,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { RestDeps } from './rest-deps.ts';
-import { clientInfo, principalOf } from './request-context.ts';
+import { clientInfo, principalOf, mfaIdOf } from './request-context.ts';
 import { respond } from './respond.ts';
 import { clientKey, failureDelay, signInIdentityKey, signInIdentityQuota } from './rate-limit.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import type { Principal } from '../../records/index.ts';
 import { actorOf } from '../../audit/index.ts';
 import { authOptions } from '../../schema/index.ts';
-import { mfaAuthMethods, mfaIdOf } from './mfa-routes.ts';
+import { mfaAuthMethods } from './mfa-routes.ts';
 import { oauthAuthMethods } from './oauth-routes.ts';
 
 /** Register the auth routes. */

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RestDeps } from './rest-deps.ts';
-import { clientInfo, principalOf, requireSuperuser } from './request-context.ts';
+import { clientInfo, mfaIdOf, principalOf, requireSuperuser } from './request-context.ts';
 import { actorOf } from '../../audit/index.ts';
 import { respond } from './respond.ts';
 import { clientKey, failureDelay, type Hit } from './rate-limit.ts';
@@ -18,16 +18,6 @@ type Params = { Params: { collection: string } };
 /** The signed-in record whose factors a route manages. */
 type Owner = { c: Collection; recordId: string; actor: string; target: string; row: Record<string, unknown> };
 type Body = Record<string, unknown>;
-
-/**
- * PocketBase's `mfaId` of a sign-in request: from the body, or from the query string (where the
- * `pocketbase` SDK puts it: `authWithPassword(id, pw, { mfaId })` sends unknown options as query).
- */
-export function mfaIdOf(request: FastifyRequest): unknown {
-  const body = request.body as Body | undefined;
-  if (body && typeof body === 'object' && body.mfaId !== undefined && body.mfaId !== '') return body.mfaId;
-  return (request.query as Record<string, unknown> | undefined)?.mfaId;
-}
 
 /** The `mfa`, `totp` and `passkeys` members of `auth-methods`. */
 export function mfaAuthMethods(c: Collection): { mfa: { enabled: boolean; duration: number }; totp: { enabled: boolean }; passkeys: { enabled: boolean } } {

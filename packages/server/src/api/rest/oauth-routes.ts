@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RestDeps } from './rest-deps.ts';
-import { clientInfo, principalOf, queryString } from './request-context.ts';
+import { clientInfo, principalOf, queryString, mfaIdOf } from './request-context.ts';
 import { respond } from './respond.ts';
 import { clientKey } from './rate-limit.ts';
 import { RECENT_SIGN_IN_MS } from './mfa-routes.ts';
@@ -37,7 +37,8 @@ export function registerOAuthRoutes(app: FastifyInstance, deps: RestDeps): void 
     await limiter.check(reply, [[{ name: 'oauth-ip', limit: limits.signInPerIp, windowSeconds: 60 }, clientKey(request)]]);
     const oauth = deps.oauth;
     if (!oauth) throw new BasaltError('oauth_disabled');
-    const body = (request.body ?? {}) as Record<string, unknown>;
+    // The SDK sends `mfaId` (the second factor of an MFA sign-in) as a query parameter.
+    const body: Record<string, unknown> = { ...((request.body ?? {}) as Record<string, unknown>), mfaId: mfaIdOf(request) };
     const collection = request.params.collection;
     const provider = typeof body.provider === 'string' ? body.provider.slice(0, 40) : '';
     // A signed-in caller links the identity to itself. PocketBase's SDK sends whatever token its store

@@ -28,6 +28,16 @@ function principalNow(request: FastifyRequest, auth: AuthService): Principal | P
   return principalOf(request, auth);
 }
 
+/**
+ * PocketBase's `mfaId` of a sign-in request: from the body, or from the query string (where the
+ * `pocketbase` SDK puts it: `authWithPassword(id, pw, { mfaId })` sends unknown options as query).
+ */
+export function mfaIdOf(request: FastifyRequest): unknown {
+  const body = request.body as Record<string, unknown> | undefined;
+  if (body && typeof body === 'object' && body.mfaId !== undefined && body.mfaId !== '') return body.mfaId;
+  return (request.query as Record<string, unknown> | undefined)?.mfaId;
+}
+
 /** Where a request comes from, for sign-in sessions and notices. */
 export function clientInfo(request: FastifyRequest): ClientInfo {
   const ua = request.headers['user-agent'];

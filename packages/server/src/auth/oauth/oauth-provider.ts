@@ -210,19 +210,10 @@ function providerError(e: unknown, name: string): BasaltError {
   return new BasaltError('oauth_provider_error', { message: `The ${name} provider could not be reached or answered unexpectedly.`, data: { provider: name }, cause: e });
 }
 
-/** A provider's options with its preset applied: what resolution works from. */
-interface ProviderPlan {
-  name: string;
-  displayName: string;
+/** A provider's options with its preset applied (blanks filled, PKCE decided): what resolution works from. */
+interface ProviderPlan extends Omit<OAuthProviderOptions, 'pkce'> {
   kind: 'oidc' | 'oauth2';
   profile: ProfileKind;
-  clientId: string;
-  clientSecret: string;
-  discoveryUrl: string;
-  authURL: string;
-  tokenURL: string;
-  userInfoURL: string;
-  scopes: string[];
   pkce: boolean;
   authParams: Record<string, string>;
 }
