@@ -344,6 +344,8 @@ export function operandValues(o: Operand, req: RequestValues, now: Date): unknow
       if (o.modifier === 'length') return [Array.isArray(v) ? v.length : v === null ? 0 : 1];
       const list = Array.isArray(v) ? (v.length ? v : [null]) : [v];
       if (list.length > RULE_LIMITS.maxValueElements) throw invalid(`too many values in a request array (max ${RULE_LIMITS.maxValueElements})`);
+      // PostgreSQL cannot hold NUL in text (it answers an error): refuse before anything reaches SQL.
+      if (list.some((x) => typeof x === 'string' && x.includes('\u0000'))) throw invalid(`@request.${o.source} holds a NUL character`);
       if (o.modifier === 'lower') return list.map((x) => (x === null ? null : asciiLower(toText(x) ?? '')));
       return list;
     }
