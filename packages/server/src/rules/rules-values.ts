@@ -353,3 +353,13 @@ export function operandValues(o: Operand, req: RequestValues, now: Date): unknow
       throw new Error('column operand has no static value');
   }
 }
+
+/**
+ * Whether the caller is a record of auth collection `target` (what `@request.auth.collectionName`
+ * and, when the principal carries it, `collectionId` say). Anonymous callers and API keys are not.
+ */
+export function principalIs(auth: Record<string, unknown> | null, target: { name: string; id: string }): boolean {
+  if (!auth) return false;
+  if (auth.collectionName !== target.name) return false;
+  return auth.collectionId === undefined || auth.collectionId === target.id;
+}
