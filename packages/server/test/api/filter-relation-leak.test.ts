@@ -35,6 +35,12 @@ for (const dialect of dialects()) {
         name: 'comments', listRule: '', viewRule: '',
         fields: [{ name: 'body', type: 'text' }, { name: 'post', type: 'relation', collectionId: 'posts', maxSelect: 1 }],
       });
+      // access rules that join themselves (a hop, and @collection into a superuser-only collection)
+      await createCollection(t, {
+        name: 'projects', listRule: 'owner.name = "Alice"', viewRule: 'owner.name = "Alice" || @collection.teams.name ?= name',
+        fields: [{ name: 'name', type: 'text' }, { name: 'owner', type: 'relation', collectionId: 'users', maxSelect: 1 }],
+      });
+      await createCollection(t, { name: 'tasks', listRule: '', viewRule: '', fields: [{ name: 'project', type: 'relation', collectionId: 'projects', maxSelect: 1 }] });
       const red = await createRecord(t, 'teams', { name: 'Red' });
       alice = await signUp(t, 'users', 'alice@example.com', { name: 'Alice', team: red.id, note: 'likes cats' });
       bob = await signUp(t, 'users', 'bob@example.com', { name: 'Bob', emailVisibility: true });
@@ -44,6 +50,10 @@ for (const dialect of dialects()) {
       await createRecord(t, 'comments', { body: 'on alice', post: p1.id });
       await createRecord(t, 'comments', { body: 'on bob', post: p2.id });
       await createRecord(t, 'comments', { body: 'on the draft', post: draft.id });
+      for (const [name, owner] of [['Apollo', alice.id], ['Zeus', bob.id], ['Red', bob.id]]) {
+        const project = await createRecord(t, 'projects', { name, owner });
+        await createRecord(t, 'tasks', { project: project.id });
+      }
     });
     after(async () => t.dispose());
 
@@ -75,6 +85,13 @@ for (const dialect of dialects()) {
       { name: 'a superuser-only collection at the end of a path', collection: 'posts', filter: 'owner.team.name = "Red"', as: A, total: 0 },
       { name: 'a superuser-only collection for superusers', collection: 'posts', filter: 'owner.team.name = "Red"', as: 'superuser', total: 2 },
       { name: 'three hops', collection: 'comments', filter: 'post.editors.team.name ?= "Red"', as: A, total: 0 },
+      // guards whose rules join: the owner's rule reads what the caller may not
+      { name: 'a guard with a hop and a @collection join', collection: 'tasks', filter: 'project.name != ""', total: 2 },
+      { name: 'a guard that hides a record', collection: 'tasks', filter: 'project.name = "Zeus"', total: 0 },
+      { name: 'a guard for superusers', collection: 'tasks', filter: 'project.name != ""', as: 'superuser', total: 3 },
+      { name: 'a @collection guard with a hop', collection: 'tasks', filter: '@collection.projects.name ?= "Zeus"', total: 0 },
+      { name: 'a @collection guard with a hop admits', collection: 'tasks', filter: '@collection.projects.name ?= "Apollo"', total: 3 },
+      { name: 'a guard that scans a collection counts in the budget', collection: 'tasks', filter: '@collection.tasks.project.name ?= "Red"', code: 'filter_too_expensive' },
       // fields that are never filterable for clients
       { name: 'a hidden field one hop away', collection: 'posts', filter: 'owner.note = "likes cats"', as: A, code: 'filter_invalid' },
       { name: 'a hidden field two hops away', collection: 'comments', filter: 'post.owner.note ~ "cat"', as: A, code: 'filter_invalid' },
