@@ -15,6 +15,8 @@ export const errorCatalogue = {
   validation_failed: { status: 400, message: 'Failed to validate the submitted data.' },
   filter_invalid: { status: 400, message: 'Invalid filter expression.' },
   sort_invalid: { status: 400, message: 'Invalid sort expression.' },
+  // Rule language (rules/, docs/rules.md): a client filter over its join/cost budget.
+  filter_too_expensive: { status: 400, message: 'The filter joins too many records; use fewer @collection references or relation paths.' },
   expand_invalid: { status: 400, message: 'Invalid expand expression.' },
   cursor_invalid: { status: 400, message: 'Invalid or expired cursor.' },
   id_invalid: { status: 400, message: 'Invalid record id.' },

@@ -145,7 +145,7 @@ export class RecordsService {
   }
 
   #lookup() {
-    return schemaLookup((k) => this.registry.find(k));
+    return schemaLookup((k) => this.registry.find(k), (rule) => this.parse(rule));
   }
 
   /** Compile a rule for a principal: allow, deny, or a SQL condition. */
@@ -165,11 +165,17 @@ export class RecordsService {
     return r;
   }
 
+  /**
+   * A caller's `filter`. Unless a superuser asks, it is a client filter: every relation hop and
+   * `@collection` join only reaches records the caller may view / list, and the client cost budget
+   * applies (docs/rules.md). The collection's own rules are compiled by {@link #rule}, with full access.
+   */
   #compileFilter(c: Collection, filter: string, ctx: CallContext, alias: string): { sql: string; params: SqlValue[] } {
     if (filter.length > MAX_FILTER_LENGTH) throw new BasaltError('filter_invalid', { message: `The filter is longer than ${MAX_FILTER_LENGTH} characters.` });
+    const isSuper = ctx.principal.kind === 'superuser';
     return compileToSql(this.parse(filter), {
       dialect: this.db.dialect, schema: this.#lookup(), collection: c.name, tableAlias: alias, request: ctx.request,
-      allowHidden: ctx.principal.kind === 'superuser',
+      allowHidden: isSuper, client: !isSuper,
     });
   }
 

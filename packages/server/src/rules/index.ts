@@ -11,11 +11,11 @@
 import type { Dialect, SqlValue } from '../db/index.ts';
 import type { Expr } from './rules-ast.ts';
 import { planToPredicate } from './rules-eval.ts';
-import { resolvePlan, type PlanFieldInfo, type PlanSchema } from './rules-plan.ts';
+import { resolvePlan, type AccessAction, type PlanFieldInfo, type PlanSchema } from './rules-plan.ts';
 import { planToSql } from './rules-sql.ts';
 
 export type { Expr, Operand, CompareExpr, LogicalExpr, CompareOp, Modifier, MacroName, RequestSource } from './rules-ast.ts';
-export { printExpression, MACRO_NAMES, RULE_LIMITS } from './rules-ast.ts';
+export { printExpression, MACRO_NAMES, RULE_LIMITS, CLIENT_FILTER_LIMITS } from './rules-ast.ts';
 export { parseExpression } from './rules-parser.ts';
 export { formatDate, macroValue, likePattern } from './rules-values.ts';
 import type { RequestContext } from './rules-values.ts';
@@ -25,6 +25,8 @@ export type { RequestContext };
 export type FieldInfo = PlanFieldInfo;
 /** Schema access for the compilers (implemented by the records layer). */
 export type SchemaLookup = PlanSchema;
+/** Which access rule guards a join of a client filter. */
+export type { AccessAction };
 
 
 /** Options of {@link compileToSql}. */
@@ -38,6 +40,12 @@ export interface SqlCompileOptions {
   request: RequestContext;
   /** Allow filtering on hidden fields (superusers, system rules). */
   allowHidden: boolean;
+  /**
+   * A client's filter (a non-superuser's `filter` parameter), not a rule of the schema owner: every
+   * relation hop / `@collection` join only reaches records the caller may view / list, and the
+   * client budget of {@link CLIENT_FILTER_LIMITS} applies (`filter_too_expensive`).
+   */
+  client?: boolean;
   /** The time `@now` & co. read; default: now. */
   now?: Date;
 }
@@ -52,11 +60,14 @@ export interface SqlCompileOptions {
  * await db.all(`SELECT id FROM "posts" WHERE ${sql}`, params);
  */
 export function compileToSql(expr: Expr, opts: SqlCompileOptions): { sql: string; params: SqlValue[] } {
-  const rp = resolvePlan(expr, opts.schema, opts.collection, opts.allowHidden);
+  const rp = resolvePlan(expr, opts.schema, opts.collection, { allowHidden: opts.allowHidden, client: opts.client });
   return planToSql(rp, { dialect: opts.dialect, tableAlias: opts.tableAlias, request: opts.request, now: opts.now ?? new Date() });
 }
 
-/** Async access to related data for the in-memory predicate (records in API shape). */
+/**
+ * Async access to related data for the in-memory predicate (records in API shape, all of them: a
+ * client predicate applies the access guards itself, like the SQL).
+ */
 export interface RecordLookup {
   get(collection: string, id: string): Promise<Record<string, unknown> | undefined>;
   /** All records of a collection, for `@collection` references. */
@@ -68,6 +79,8 @@ export interface PredicateCompileOptions {
   schema: SchemaLookup;
   collection: string;
   allowHidden: boolean;
+  /** A client's filter: the same guards and budget as {@link SqlCompileOptions.client}. */
+  client?: boolean;
 }
 
 /**
@@ -85,5 +98,5 @@ export type Predicate = (record: Record<string, unknown>, request: RequestContex
  * if (!(await canView(record, request, lookup))) throw new BasaltError('rule_denied');
  */
 export function compileToPredicate(expr: Expr, opts: PredicateCompileOptions): Predicate {
-  return planToPredicate(resolvePlan(expr, opts.schema, opts.collection, opts.allowHidden));
+  return planToPredicate(resolvePlan(expr, opts.schema, opts.collection, { allowHidden: opts.allowHidden, client: opts.client }));
 }

@@ -77,6 +77,29 @@ export const RULE_LIMITS = {
   maxCombinations: 20000,
 } as const;
 
+/**
+ * Tighter limits for CLIENT filters (the `filter` parameter of a non-superuser's list request); the
+ * schema owner's rules keep {@link RULE_LIMITS}. A `@collection` join is a cross product with a whole
+ * table and every join multiplies the rows the database visits per listed record, so a client gets a
+ * small budget: every example filter of PocketBase's docs fits in it (docs/rules.md, "Cost").
+ */
+export const CLIENT_FILTER_LIMITS = {
+  /** Distinct `@collection` joins (each alias is one; PocketBase's alias example needs 2). */
+  maxCollectionJoins: 2,
+  /** Relation hops plus `@collection` joins over the whole filter (the guards' own joins not counted). */
+  maxJoins: 8,
+  /**
+   * Ceiling of the estimated rows visited per listed record: a `@collection` join counts
+   * {@link CLIENT_FILTER_LIMITS.collectionRows}, a multi relation hop its `maxSelect`, a single hop 1;
+   * joins read together multiply. Two correlated `@collection` joins are exactly at the ceiling.
+   */
+  maxCost: 1_000_000,
+  /** What one `@collection` join (an unbounded table) counts in the estimate. */
+  collectionRows: 1000,
+  /** Fan-out of a multi relation whose `maxSelect` the schema does not say. */
+  defaultFanOut: 10,
+} as const;
+
 function printString(s: string): string {
   return '"' + s.replaceAll('\\', '\\\\').replaceAll('"', '\\"') + '"';
 }

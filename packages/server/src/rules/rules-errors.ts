@@ -4,3 +4,8 @@ import { BasaltError } from '../errors/index.ts';
 export function invalid(message: string): BasaltError {
   return new BasaltError('filter_invalid', { message });
 }
+
+/** A `filter_too_expensive` error: a client filter over its join or cost budget. */
+export function tooExpensive(message: string): BasaltError {
+  return new BasaltError('filter_too_expensive', { message });
+}

@@ -137,7 +137,7 @@ class Parser {
 
 /**
  * Parse a filter or rule expression (PocketBase syntax) into an AST. Throws `BasaltError('filter_invalid')`
- * for syntax errors, empty input, unknown `@` identifiers and expressions over the limits in
+ * for syntax errors, empty input, NUL characters, unknown `@` identifiers and expressions over the limits in
  * {@link RULE_LIMITS}. Field names are checked later, by the compilers, against the schema.
  *
  * @example
@@ -146,6 +146,8 @@ class Parser {
 export function parseExpression(source: string): Expr {
   if (typeof source !== 'string') throw invalid('expression must be a string');
   if (source.length > RULE_LIMITS.maxLength) throw invalid(`expression too long (max ${RULE_LIMITS.maxLength} characters)`);
+  // A NUL can only arrive in a string literal, which would reach PostgreSQL as a text parameter (an error there).
+  if (source.includes('\u0000')) throw invalid('the expression contains a NUL character');
   const tokens = tokenize(source);
   if (tokens.length === 1) throw invalid('empty expression');
   const p = new Parser(tokens);

@@ -8,6 +8,10 @@
  * own sub-select: `EXISTS` for `?op`, `NOT EXISTS … NOT COALESCE(cond, FALSE)` for a plain op
  * (every value must match). LEFT JOINs from a one-row base make an empty array read as one NULL,
  * which is PocketBase's empty-array behaviour.
+ *
+ * Client filters carry an access guard on every join (the target's view or list rule, compiled against
+ * the joined alias) in its ON condition: a record the caller may not read is a NULL row, exactly as if
+ * it did not exist.
  */
 import type { Dialect, SqlValue } from '../db/index.ts';
 import type { CompareOp } from './rules-ast.ts';
@@ -16,7 +20,7 @@ import {
   type ColumnRef, type JoinNode, type LeafPlan, type Plan, type ResolvedPlan, type Side, columnSideType,
 } from './rules-plan.ts';
 import {
-  coerce, compareItems, likePattern, operandValues, pairDomain, type Domain, type RequestValues,
+  coerce, compareItems, likePattern, operandValues, pairDomain, principalIs, type Domain, type RequestValues,
 } from './rules-values.ts';
 
 interface Frag {
@@ -45,10 +49,11 @@ interface ColSql {
 
 class SqlCompiler {
   readonly d: Dialect;
-  readonly root: string;
+  /** The record the expression being compiled is about: the root table, or a joined alias (guards). */
+  root: string;
   readonly req: RequestValues;
   readonly now: Date;
-  readonly mainAlias = new Map<string, string>();
+  mainAlias = new Map<string, string>();
   n = 0;
   constructor(o: SqlPlanOptions) {
     this.d = o.dialect;
@@ -69,16 +74,36 @@ class SqlCompiler {
   joinNode(n: JoinNode, parentAlias: string, joins: Frag[]): string {
     const a = this.alias('j');
     const table = this.q(n.collection);
+    let on: string;
     if (n.kind === 'collection') {
-      joins.push({ sql: `LEFT JOIN ${table} ${a} ON 1=1`, params: [] });
+      on = '1=1';
     } else if (n.kind === 'single') {
-      joins.push({ sql: `LEFT JOIN ${table} ${a} ON ${a}.${this.q('id')} = ${parentAlias}.${this.q(n.field!)}`, params: [] });
+      on = `${a}.${this.q('id')} = ${parentAlias}.${this.q(n.field!)}`;
     } else {
       const je = this.alias('e');
       joins.push({ sql: `LEFT JOIN ${this.d.jsonEach(`${parentAlias}.${this.q(n.field!)}`, je)} ON 1=1`, params: [] });
-      joins.push({ sql: `LEFT JOIN ${table} ${a} ON ${a}.${this.q('id')} = ${je}.value`, params: [] });
+      on = `${a}.${this.q('id')} = ${je}.value`;
     }
+    const guard = this.guard(n, a);
+    joins.push({ sql: `LEFT JOIN ${table} ${a} ON ${on}${guard ? ` AND ${guard.sql}` : ''}`, params: guard ? guard.params : [] });
     return a;
+  }
+
+  /** The access guard of a join, compiled against its alias (client filters), or null for none. */
+  guard(n: JoinNode, a: string): Frag | null {
+    if (!n.guard) return null;
+    if (n.guard === 'deny') return { sql: FALSE, params: [] };
+    // Same compiler, so aliases stay unique across the nested expression; own root and joins.
+    const saved = { root: this.root, mainAlias: this.mainAlias };
+    this.root = a;
+    this.mainAlias = new Map();
+    try {
+      const g = this.compile(n.guard);
+      return { sql: `(${g.sql})`, params: g.params };
+    } finally {
+      this.root = saved.root;
+      this.mainAlias = saved.mainAlias;
+    }
   }
 
   /** Alias holding the record of `node`: the main join's, or a fresh local chain. */
@@ -159,6 +184,8 @@ class SqlCompiler {
 
   leaf(p: LeafPlan): Frag {
     const { op, left, right } = p;
+    // An auth collection's ids compared with the caller's id: only a record of that collection counts.
+    if (p.principal && !principalIs(this.req.auth, p.principal)) return { sql: FALSE, params: [] };
     // Two values: evaluate now, exactly as the in-memory evaluator does.
     if (left.t === 'value' && right.t === 'value') {
       const ls = this.values(left), rs = this.values(right);

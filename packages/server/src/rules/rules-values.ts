@@ -344,10 +344,22 @@ export function operandValues(o: Operand, req: RequestValues, now: Date): unknow
       if (o.modifier === 'length') return [Array.isArray(v) ? v.length : v === null ? 0 : 1];
       const list = Array.isArray(v) ? (v.length ? v : [null]) : [v];
       if (list.length > RULE_LIMITS.maxValueElements) throw invalid(`too many values in a request array (max ${RULE_LIMITS.maxValueElements})`);
+      // PostgreSQL cannot hold NUL in text (it answers an error): refuse before anything reaches SQL.
+      if (list.some((x) => typeof x === 'string' && x.includes('\u0000'))) throw invalid(`@request.${o.source} holds a NUL character`);
       if (o.modifier === 'lower') return list.map((x) => (x === null ? null : asciiLower(toText(x) ?? '')));
       return list;
     }
     default:
       throw new Error('column operand has no static value');
   }
+}
+
+/**
+ * Whether the caller is a record of auth collection `target` (what `@request.auth.collectionName`
+ * and, when the principal carries it, `collectionId` say). Anonymous callers and API keys are not.
+ */
+export function principalIs(auth: Record<string, unknown> | null, target: { name: string; id: string }): boolean {
+  if (!auth) return false;
+  if (auth.collectionName !== target.name) return false;
+  return auth.collectionId === undefined || auth.collectionId === target.id;
 }

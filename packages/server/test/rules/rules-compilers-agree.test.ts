@@ -2,6 +2,11 @@
  * Property: for random records (zero values, empty and non-empty arrays, unicode, `%`, `_`, quotes,
  * backslashes) and random expressions and request values, the ids `SELECT id … WHERE <compileToSql>`
  * returns equal the records the predicate accepts — on every dialect. Also parse(print(ast)) = ast.
+ *
+ * Client filters (access guards on every join): both compilers still agree, and a client filter on the
+ * full data selects exactly what the same expression selects, unguarded, on the data the caller may
+ * read (related records it may not list/view removed, decided by an independent JS oracle), so no
+ * related record the caller cannot read ever decides a match.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +14,7 @@ import fc from 'fast-check';
 import { dialects, freshDatabase, type TestDatabase } from '../support/databases.ts';
 import { parseExpression, printExpression, type CompareOp, type Expr, type Operand, type RequestContext } from '../../src/rules/index.ts';
 import { isBasaltError } from '../../src/errors/index.ts';
-import { createTables, insert, predicateIds, sqlIds, withZeros, type Rec } from './rules-fixture.ts';
+import { createTables, insert, mayRead, predicateIds, sqlIds, withZeros, type Rec } from './rules-fixture.ts';
 
 const RUNS = Number(process.env.RULES_PROPERTY_RUNS ?? 150);
 const NOW = new Date(Date.UTC(2024, 4, 15, 12, 30, 45, 123));
@@ -39,7 +44,13 @@ const dataset = fc.record({
 }).map((d) => Object.fromEntries(Object.entries(d).map(([c, rs]) => [c, (rs as Rec[]).map((r) => withZeros(c, r))])) as Record<string, Rec[]>);
 
 const request: fc.Arbitrary<RequestContext> = fc.record({
-  auth: fc.oneof(fc.constant(null), fc.record({ id: fc.constantFrom(...userIds), collectionName: fc.constant('users'), roles: fc.subarray(['admin', 'editor']), name: str })),
+  auth: fc.oneof(
+    fc.constant(null),
+    fc.record({ id: fc.constantFrom(...userIds), collectionName: fc.constant('users'), roles: fc.subarray(['admin', 'editor']), name: str }),
+    fc.record({ id: fc.constantFrom(...userIds), collectionName: fc.constant('users'), collectionId: fc.constantFrom('pbc_users', 'pbc_other') }),
+    // a record of another auth collection whose id equals a user's
+    fc.record({ id: fc.constantFrom(...userIds), collectionName: fc.constant('members'), collectionId: fc.constant('pbc_members') }),
+  ),
   body: fc.record({ x: fc.oneof(str, num, fc.boolean(), fc.constant(null), fc.array(tagValues, { maxLength: 3 })) }, { requiredKeys: [] }),
   query: fc.record({ q: str }),
   headers: fc.constant({ 'X-Token': 't' }),
@@ -68,7 +79,8 @@ const requestOperand = fc.constantFrom<Operand>(
 const fieldsByKind: Record<'text' | 'number' | 'bool' | 'json', Operand[]> = {
   text: [field('title'), field('created'), field('author'), field('author.name'), field('author.team.name'), field('editors'), field('editors.name'),
     field('tags'), field('tags', 'each'), field('title', 'lower'), field('tags', 'lower'), field('editors.team.name'),
-    { type: 'collection', collection: 'users', path: ['name'] }, { type: 'collection', collection: 'users', alias: 'o', path: ['name'] }, field('id'), field('author.id')],
+    { type: 'collection', collection: 'users', path: ['name'] }, { type: 'collection', collection: 'users', alias: 'o', path: ['name'] }, field('id'), field('author.id'),
+    { type: 'collection', collection: 'users', path: ['id'] }, { type: 'collection', collection: 'teams', path: ['name'] }, field('editors.id'), field('editors', 'each')],
   number: [field('views'), field('author.age'), field('editors.age'), field('tags', 'length'), field('editors', 'length'),
     { type: 'collection', collection: 'users', path: ['age'] }],
   bool: [field('published'), field('author.active'), field('editors.active'), { type: 'collection', collection: 'users', path: ['active'] }],
@@ -102,9 +114,14 @@ async function outcome<T>(fn: () => Promise<T>): Promise<{ ok: T } | { error: st
   try {
     return { ok: await fn() };
   } catch (e) {
-    if (isBasaltError(e) && e.code === 'filter_invalid') return { error: 'filter_invalid' };
+    if (isBasaltError(e) && (e.code === 'filter_invalid' || e.code === 'filter_too_expensive')) return { error: e.code };
     throw e;
   }
+}
+
+async function load(t: TestDatabase, data: Record<string, Rec[]>): Promise<void> {
+  for (const c of ['posts', 'users', 'teams']) await t.db.run(`DELETE FROM ${t.db.dialect.quoteIdent(c)}`);
+  for (const [c, rs] of Object.entries(data)) for (const r of rs) await insert(t.db, c, r);
 }
 
 for (const dialect of dialects()) {
@@ -120,8 +137,7 @@ for (const dialect of dialects()) {
       let compared = 0;
       let split = 0; // expressions that accept some records and reject others
       await fc.assert(fc.asyncProperty(dataset, expr, request, async (data, e, req) => {
-        for (const c of ['posts', 'users', 'teams']) await t.db.run(`DELETE FROM ${t.db.dialect.quoteIdent(c)}`);
-        for (const [c, rs] of Object.entries(data)) for (const r of rs) await insert(t.db, c, r);
+        await load(t, data);
         const src = printExpression(e);
         const viaSql = await outcome(() => sqlIds(t.db, src, req, NOW));
         const viaPredicate = await outcome(() => predicateIds(data, src, req, NOW));
@@ -134,6 +150,31 @@ for (const dialect of dialects()) {
       assert.ok(compared > RUNS / 2, `too few comparable expressions (${compared})`);
       assert.ok(split > RUNS / 8, `too few discriminating expressions (${split})`);
       if (process.env.RULES_PROPERTY_STATS) console.log(`${dialect}: ${compared}/${RUNS} compiled, ${split} split the records`);
+    });
+
+    test(`${RUNS} random client filters read only what the caller may read`, async () => {
+      let compared = 0;
+      let guarded = 0; // filters whose answer the guards changed
+      await fc.assert(fc.asyncProperty(dataset, expr, request, async (data, e, req) => {
+        const src = printExpression(e);
+        await load(t, data);
+        const viaSql = await outcome(() => sqlIds(t.db, src, req, NOW, 'posts', true));
+        const viaPredicate = await outcome(() => predicateIds(data, src, req, NOW, 'posts', true));
+        assert.deepStrictEqual(viaSql, viaPredicate, src);
+        if (!('ok' in viaSql)) return;
+        // the oracle: the unguarded expression over what the caller may read (posts are public)
+        const readable = Object.fromEntries(Object.entries(data).map(([c, rs]) => [c, rs.filter((r) => mayRead(c, r, req))]));
+        await load(t, readable);
+        const oracle = await sqlIds(t.db, src, req, NOW, 'posts', false);
+        assert.deepStrictEqual(viaSql.ok, oracle, `client ${src}`);
+        assert.deepStrictEqual(await predicateIds(readable, src, req, NOW, 'posts', false), oracle, `oracle agrees in memory: ${src}`);
+        compared++;
+        await load(t, data);
+        if (JSON.stringify(await sqlIds(t.db, src, req, NOW, 'posts', false)) !== JSON.stringify(oracle)) guarded++;
+      }), { numRuns: RUNS });
+      assert.ok(compared > RUNS / 2, `too few comparable client filters (${compared})`);
+      assert.ok(guarded > 0, 'no filter was changed by a guard');
+      if (process.env.RULES_PROPERTY_STATS) console.log(`${dialect}: ${compared}/${RUNS} client filters compared, ${guarded} changed by guards`);
     });
   });
 }

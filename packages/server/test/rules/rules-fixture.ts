@@ -1,11 +1,12 @@
 /**
  * Test fixture for the rules compilers: a small schema (posts → users → teams, a multi relation,
- * a multi select, a json field, a hidden field), tables in the documented storage shapes, and
- * helpers that answer a filter both ways (SQL on a real database, predicate in memory).
+ * a multi select, a json field, a hidden field; `users` is an auth collection), access rules that
+ * guard client filters, tables in the documented storage shapes, and helpers that answer a filter
+ * both ways (SQL on a real database, predicate in memory).
  */
 import type { Database } from '../../src/db/index.ts';
 import {
-  compileToPredicate, compileToSql, parseExpression, type FieldInfo, type RecordLookup, type RequestContext, type SchemaLookup,
+  compileToPredicate, compileToSql, parseExpression, type AccessAction, type FieldInfo, type RecordLookup, type RequestContext, type SchemaLookup,
 } from '../../src/rules/index.ts';
 
 export type Rec = Record<string, unknown>;
@@ -37,9 +38,37 @@ export const FIELDS: Record<string, FieldInfo[]> = {
   ],
 };
 
+/** Auth collections of the fixture (name → id): their ids are compared with `@request.auth.id`. */
+export const AUTH_COLLECTIONS: Record<string, string> = { users: 'pbc_users' };
+
+/**
+ * The fixture's list/view rules (what guards client filters). `users` may be read when active or by
+ * themselves, `teams` when their name contains an a; posts are public.
+ */
+export const ACCESS_RULES: Record<string, Record<AccessAction, string | null>> = {
+  teams: { list: 'name ~ "a"', view: 'name ~ "a"' },
+  users: { list: 'active = true || id = @request.auth.id', view: 'active = true || id = @request.auth.id' },
+  posts: { list: '', view: '' },
+};
+
+/** The same access rules, written independently in JS (the oracle of the property test). */
+export function mayRead(collection: string, rec: Rec, request: RequestContext): boolean {
+  const auth = request.auth;
+  switch (collection) {
+    case 'teams': return /a/i.test(String(rec.name));
+    case 'users': return rec.active === true || (auth !== null && auth.collectionName === 'users' && (auth.collectionId ?? 'pbc_users') === 'pbc_users' && auth.id === rec.id);
+    default: return true;
+  }
+}
+
 export const schema: SchemaLookup = {
   field: (c, n) => FIELDS[c]?.find((f) => f.name === n),
   hasCollection: (c) => Object.hasOwn(FIELDS, c),
+  accessRule: (c, action) => {
+    const rule = ACCESS_RULES[c]?.[action] ?? null;
+    return rule === null || rule === '' ? rule : parseExpression(rule);
+  },
+  authCollection: (c) => (Object.hasOwn(AUTH_COLLECTIONS, c) ? { id: AUTH_COLLECTIONS[c] } : undefined),
 };
 
 export const noRequest: RequestContext = { auth: null, body: {}, query: {}, headers: {}, method: 'GET', context: 'default' };
@@ -90,18 +119,18 @@ export function lookupOf(data: Record<string, Rec[]>): RecordLookup {
   };
 }
 
-/** Ids of `posts` matching `filter` in SQL. */
-export async function sqlIds(db: Database, filter: string, request: RequestContext = noRequest, now?: Date, collection = 'posts'): Promise<string[]> {
+/** Ids of `posts` matching `filter` in SQL (`client`: as a client filter, with access guards). */
+export async function sqlIds(db: Database, filter: string, request: RequestContext = noRequest, now?: Date, collection = 'posts', client = false): Promise<string[]> {
   const { sql, params } = compileToSql(parseExpression(filter), {
-    dialect: db.dialect, schema, collection, tableAlias: db.dialect.quoteIdent(collection), request, allowHidden: false, now,
+    dialect: db.dialect, schema, collection, tableAlias: db.dialect.quoteIdent(collection), request, allowHidden: false, now, client,
   });
   const rows = await db.all<{ id: string }>(`SELECT ${db.dialect.quoteIdent('id')} AS id FROM ${db.dialect.quoteIdent(collection)} WHERE ${sql}`, params);
   return rows.map((r) => r.id).sort();
 }
 
 /** Ids of `posts` matching `filter` in memory. */
-export async function predicateIds(data: Record<string, Rec[]>, filter: string, request: RequestContext = noRequest, now?: Date, collection = 'posts'): Promise<string[]> {
-  const pred = compileToPredicate(parseExpression(filter), { schema, collection, allowHidden: false });
+export async function predicateIds(data: Record<string, Rec[]>, filter: string, request: RequestContext = noRequest, now?: Date, collection = 'posts', client = false): Promise<string[]> {
+  const pred = compileToPredicate(parseExpression(filter), { schema, collection, allowHidden: false, client });
   const lookup = lookupOf(data);
   const out: string[] = [];
   for (const r of data[collection]) if (await pred(r, request, lookup, now)) out.push(r.id as string);

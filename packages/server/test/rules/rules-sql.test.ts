@@ -36,6 +36,12 @@ const ann: RequestContext = {
   context: 'default',
 };
 
+/** A record of another auth collection whose id equals Ann's (ids must not be confused). */
+const member: RequestContext = { ...ann, auth: { id: 'u1', collectionName: 'members', collectionId: 'pbc_members' } };
+const apiKey: RequestContext = { ...ann, auth: { id: 'u1', collectionName: '_api_keys', name: 'k' } };
+const otherCollectionId: RequestContext = { ...ann, auth: { id: 'u1', collectionName: 'users', collectionId: 'pbc_other' } };
+const bob: RequestContext = { ...ann, auth: { id: 'u2', collectionName: 'users', collectionId: 'pbc_users' } };
+
 // [filter, expected ids, request?]
 const cases: [string, string[], RequestContext?][] = [
   // plain fields
@@ -156,7 +162,26 @@ const cases: [string, string[], RequestContext?][] = [
   ['@request.auth.id != ""', [], noRequest],
   ['@request.auth.id = ""', ['p1', 'p2', 'p3', 'p4'], noRequest],
   ['@request.auth.id = null', ['p1', 'p2', 'p3', 'p4'], noRequest],
-  ['author = @request.auth.id', ['p4'], noRequest],
+  // PocketBase matches the ownerless p4 for anonymous callers; an auth relation compared with
+  // @request.auth.id needs a caller of that collection (fail closed), whatever the operator
+  ['author = @request.auth.id', [], noRequest],
+  ['author != @request.auth.id', [], noRequest],
+  ['author != @request.auth.id', ['p2', 'p3', 'p4'], ann],
+  ['author = @request.auth.id', [], member],
+  ['author != @request.auth.id', [], member],
+  ['author.id = @request.auth.id', [], member],
+  ['editors ?= @request.auth.id', [], member],
+  ['editors:each = @request.auth.id', [], member],
+  ['editors.id ?= @request.auth.id', [], member],
+  ['@request.auth.id ?= editors.id', [], member],
+  ['@collection.users.id ?= @request.auth.id', [], member],
+  ['@collection.users.id ?= @request.auth.id', ['p1', 'p2', 'p3', 'p4'], ann],
+  ['author = @request.auth.id', [], apiKey],
+  ['author = @request.auth.id', [], otherCollectionId],
+  ['author = @request.auth.id', ['p1'], { ...ann, auth: { ...ann.auth, collectionId: 'pbc_users' } }],
+  ['author = @request.auth.id || title = "under_score"', ['p2'], member],
+  ['title != @request.auth.id', ['p1', 'p2', 'p3', 'p4'], member], // not an id of an auth collection
+  ['editors:length = @request.body.count', [], member],
   ['author = @request.auth.id', ['p1'], ann],
   ['editors ?= @request.auth.id', ['p1'], ann],
   ['@request.auth.roles ?= "admin"', ['p1', 'p2', 'p3', 'p4'], ann],
@@ -185,6 +210,42 @@ const cases: [string, string[], RequestContext?][] = [
   ['data.a < @request.body.count', ['p1'], ann],
   ['views = @request.body.title', [], ann],
   ['views != @request.body.title', ['p1', 'p2', 'p3', 'p4'], ann],
+];
+
+// Client filters: relation hops and @collection joins only see what the caller may view / list
+// (fixture: users when active or themselves; teams whose name has an a, none here).
+const clientCases: [string, string[], RequestContext?][] = [
+  ['author.name = "Bob"', []],
+  ['author.name = "Bob"', ['p2'], bob],
+  ['author.name = ""', ['p2', 'p3', 'p4']],
+  ['author.name = "Ann"', ['p1']],
+  ['author = "u2"', ['p2']], // the record's own field, no join
+  ['author.id = "u2"', ['p2']], // the stored id itself (PocketBase), no join
+  ['editors.name ?= "Bob"', []],
+  ['editors.name ?= "Bob"', ['p1', 'p2'], bob],
+  ['editors.id ?= "u2"', []],
+  ['editors.name ?= "Bob" || id = "p3"', ['p3']],
+  ['editors:each = "u2"', ['p2']], // own field values
+  ['editors:length = 2', ['p1', 'p3']],
+  ['author.team.name = "Red"', []],
+  ['author.team.name ?= ""', ['p1', 'p2', 'p3', 'p4']],
+  ['@collection.users.name ?= "Bob"', []],
+  ['@collection.users.name ?= "Bob"', ['p1', 'p2', 'p3', 'p4'], bob],
+  ['@collection.users.name ?= "Ann"', ['p1', 'p2', 'p3', 'p4']],
+  ['@collection.users.name = "Ann" || @collection.users.name = "Cyd"', []], // every listable user
+  ['@collection.users:x.name ?= "Bob" || @collection.users:y.name ?= "Bob"', []],
+  ['@collection.users.id ?= author && @collection.users.age ?= 20', []],
+  ['@collection.users.id ?= author && @collection.users.age ?= 20', ['p2'], bob],
+  ['@collection.teams.name ?= "Blue"', []],
+  ['@collection.users.team.name ?= "Red"', []],
+];
+
+// [filter, why] client filters refused with filter_too_expensive
+const tooExpensive: [string, string][] = [
+  ['@collection.users:a.id ?= author && @collection.users:b.id ?= author && @collection.users:c.id ?= author', 'three @collection joins'],
+  ['@collection.posts.editors.name ?= "x" && @collection.posts:o.id ?= id', 'two @collection joins times a multi hop'],
+  ['editors.team.name ?= "a" && author.team.name = "b" && @collection.users.team.name ?= "c" && @collection.teams.name ?= "d"', 'three @collection joins, one of them a table'],
+  ['author.team.name = "a" && editors.team.name ?= "b" && @collection.posts.author.team.name ?= "c" && @collection.posts.editors.team.name ?= "d"', 'nine joins'],
 ];
 
 const compileErrors: [string, string][] = [
@@ -222,6 +283,30 @@ for (const dialect of dialects()) {
         assert.deepStrictEqual(await predicateIds(data, filter, request, NOW), want, 'predicate');
       });
     }
+
+    for (const [filter, want, req] of clientCases) {
+      test(`client filter ${filter}${req === bob ? ' (as Bob)' : ' (anonymous)'}`, async () => {
+        const request = req ?? noRequest;
+        assert.deepStrictEqual(await sqlIds(t.db, filter, request, NOW, 'posts', true), want, 'sql');
+        assert.deepStrictEqual(await predicateIds(data, filter, request, NOW, 'posts', true), want, 'predicate');
+      });
+    }
+
+    for (const [filter, name] of tooExpensive) {
+      test(`client filter refused, ${name}`, async () => {
+        const isExpensive = (e: unknown) => isBasaltError(e) && e.code === 'filter_too_expensive';
+        await assert.rejects(sqlIds(t.db, filter, noRequest, NOW, 'posts', true), isExpensive);
+        await assert.rejects(predicateIds(data, filter, noRequest, NOW, 'posts', true), isExpensive);
+        await sqlIds(t.db, filter, noRequest, NOW, 'posts', false); // the owner's budget is larger
+      });
+    }
+
+    test('the alias example of PocketBase\'s docs fits a client\'s budget', async () => {
+      const filter = '@request.auth.id != "" && @collection.users.id ?= author && @collection.users:auth.id ?= @request.auth.id && @collection.users.team ?= @collection.users:auth.team';
+      // posts by someone of Bob's team (t2: Bob and Cyd; Cyd wrote none)
+      assert.deepStrictEqual(await sqlIds(t.db, filter, bob, NOW, 'posts', true), ['p2']);
+      assert.deepStrictEqual(await predicateIds(data, filter, bob, NOW, 'posts', true), ['p2']);
+    });
 
     for (const [filter, name] of compileErrors) {
       test(`rejects ${name}: ${filter}`, () => {

@@ -66,3 +66,20 @@ export async function createRecord(t: TestApp, collection: string, body: Record<
   if (res.statusCode !== 200) throw new Error(`createRecord ${collection}: ${res.statusCode} ${res.body}`);
   return res.json() as Record<string, unknown>;
 }
+
+/** A signed-up, signed-in record of an auth collection. */
+export interface SignedIn {
+  id: string;
+  token: string;
+  email: string;
+}
+
+/** Sign up through the API (the collection's create rule must allow it) and sign in. */
+export async function signUp(t: TestApp, collection: string, email: string, extra: Record<string, unknown> = {}): Promise<SignedIn> {
+  const password = 'correct horse 1';
+  await createRecord(t, collection, { email, password, passwordConfirm: password, ...extra }, null);
+  const res = await t.app.http.inject({ method: 'POST', url: `/api/collections/${collection}/auth-with-password`, payload: { identity: email, password } });
+  if (res.statusCode !== 200) throw new Error(`signUp ${collection}: ${res.statusCode} ${res.body}`);
+  const body = res.json() as { token: string; record: { id: string } };
+  return { id: body.record.id, token: body.token, email };
+}
