@@ -243,10 +243,10 @@ export function knownEnvironmentVariables(): string[] {
   return names;
 }
 
-/** `BASALT_*` variables that configure nothing (typos); `serve` warns about each. Test-suite variables are ignored. */
+/** `BASALT_*` variables that configure nothing (typos); `serve` warns about each. The test suite's and the benchmark's variables are not settings. */
 export function unknownEnvironmentVariables(env: NodeJS.ProcessEnv): string[] {
   const known = new Set(knownEnvironmentVariables());
-  return Object.keys(env).filter((k) => k.startsWith('BASALT_') && !k.startsWith('BASALT_TEST_') && !known.has(k)).sort();
+  return Object.keys(env).filter((k) => k.startsWith('BASALT_') && !/^BASALT_(TEST|BENCH)_/.test(k) && !known.has(k)).sort();
 }
 
 /**

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, type CliResult } from '../support/server-process.ts';
+import { unknownEnvironmentVariables } from '../../src/app/index.ts';
 
 interface BadConfig {
   name: string;
@@ -111,6 +112,11 @@ describe('configuration validation (basalt serve as a child process)', () => {
       for (const h of c.hides ?? []) assert.ok(!r.stderr.includes(h) && !r.stdout.includes(h), `never echoes ${h}: ${detail}`);
       assert.ok(!existsSync(join(dir, `data-${i}`, 'data.db')), `touched no database: ${detail}`);
     });
+  });
+
+  it('a misspelt BASALT_* variable is reported (serve warns about it), the suite\'s own are not', () => {
+    const env = { BASALT_LOGLEVEL: 'debug', BASALT_HTTP: '127.0.0.1:1', BASALT_SMTP_HOST: '', BASALT_TEST_DATABASE_URL: 'x', BASALT_BENCH_CLI: 'x', PATH: '/bin' };
+    assert.deepEqual(unknownEnvironmentVariables(env), ['BASALT_LOGLEVEL']);
   });
 
   it('a partial http object keeps the default host (the file {"http":{"port":N}} alone is enough)', async () => {
