@@ -11,8 +11,8 @@ import { openDatabase, type Database } from '../db/index.ts';
 import { CollectionRegistry, migrateUp, writeChangeMigration } from '../schema/index.ts';
 import { RecordsService } from '../records/index.ts';
 import { ApiKeys, AuthService, RefreshTokens, RoleDirectory, TokenService, loadRefreshSecret, loadTokenKeys } from '../auth/index.ts';
-import { createLogger, createMetrics, instrumentDatabase, type Metrics } from '../telemetry/index.ts';
-import { registerRestApi, createFastRead, corsPolicy, requestIdSource, givenRequestId, type FastRead } from '../api/rest/index.ts';
+import { createLogger, createMetrics, instrumentDatabase, prettyLogs, type Metrics } from '../telemetry/index.ts';
+import { registerRestApi, createFastRead, corsPolicy, requestIdSource, givenRequestId, serverTimeouts, startMetricsListener, type FastRead, type MetricsListener } from '../api/rest/index.ts';
 import { AuditLog, actorOf } from '../audit/index.ts';
 import { loadSecretBox, type SecretBox } from '../secrets/index.ts';
 import { AuthEmailFlows } from '../auth/index.ts';
@@ -46,8 +46,10 @@ export interface BasaltApp {
   fastReadsServed(): number;
   /** Run the periodic clean-up now (audit retention, expired refresh tokens); it also runs hourly. */
   runHousekeeping(): Promise<void>;
-  /** Start listening on `config.http`; answers the bound address. */
+  /** Start listening on `config.http` (and the metrics listener on `config.metrics.http`); answers the bound address. */
   listen(): Promise<string>;
+  /** `http://host:port` of the separate metrics listener once listening; undefined when there is none. */
+  metricsUrl(): string | undefined;
   /** Stop accepting connections, finish in-flight requests, close the database. */
   close(): Promise<void>;
 }
@@ -62,7 +64,7 @@ export interface CreateAppOptions {
 
 /** Build a Basalt instance. */
 export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {}): Promise<BasaltApp> {
-  const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const logger = opts.logger ?? createLogger({ level: config.logLevel, pretty: prettyLogs(config.logFormat, process.stdout.isTTY === true) });
   const secrets = loadSecretBox(config);
   const metrics = createMetrics();
   const rawDb = await openDatabase({ url: config.databaseUrl || undefined, sqlitePath: sqlitePath(config), schema: config.databaseSchema });
@@ -120,13 +122,18 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
     };
     // HTTPS when a certificate is configured (HSTS is then sent on every answer).
     const tls = config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
+    // Fastify applies its timeouts only to servers it creates; this one is ours. Slow clients are cut
+    // off (docs/operations.md): headers within timeouts.headersMs (slowloris; on HTTPS the TLS handshake
+    // too), the whole request within timeouts.requestMs, idle keep-alive after timeouts.keepAliveMs
+    // (longer than the usual load-balancer idle timeout of 60 s).
+    const timeouts = serverTimeouts(config.timeouts);
     const http = Fastify({
       serverFactory: (handler) => {
-        const server = tls ? createHttpsServer(tls, listener(handler)) : createHttpServer(listener(handler));
-        // Fastify's own defaults, which it applies only to servers it creates: keep-alive longer than
-        // the usual load-balancer idle timeout (60 s), and no cap on a request's total time (uploads).
-        server.keepAliveTimeout = 72_000;
-        server.requestTimeout = 0;
+        const server = tls
+          ? createHttpsServer({ ...tls, ...timeouts, handshakeTimeout: config.timeouts.headersMs }, listener(handler))
+          : createHttpServer(timeouts, listener(handler));
+        // Not every Node version takes keepAliveTimeout as a constructor option.
+        server.keepAliveTimeout = timeouts.keepAliveTimeout;
         return server;
       },
       // Fastify names the protocol of its listen address from this option (the server is ours).
@@ -146,7 +153,9 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       routerOptions: { maxParamLength: 256 },
     }) as unknown as FastifyInstance;
     http.decorate('basaltHsts', Boolean(config.tlsCert));
-    const restDeps = { db, registry, records, auth, audit, tokens, secrets, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, rateLimits: config.rateLimits, maxBatchRequests: 1000, authEmail };
+    // Metrics on the public port only behind their token, and not at all when they have a listener of their own.
+    const metricsToken = config.metrics.token && !config.metrics.http ? config.metrics.token : undefined;
+    const restDeps = { db, registry, records, auth, audit, tokens, secrets, metrics, version: VERSION, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, corsOrigins: config.corsOrigins, rateLimits: config.rateLimits, maxBatchRequests: 1000, authEmail, metricsToken };
     registerRestApi(http, restDeps);
     await http.ready();
     if (config.fastReads && !verbose) {
@@ -157,19 +166,25 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       ['expired refresh tokens', () => refresh.prune()],
     ]);
 
+    let metricsListener: MetricsListener | undefined;
     let closed = false;
     return {
       config, http, db, registry, records, auth, audit, tokens, secrets, authEmail, metrics, logger,
       runHousekeeping: () => housekeeping.runNow(),
       fastReadsServed: () => fastRead?.served ?? 0,
       async listen() {
-        return http.listen({ host: config.http.host, port: config.http.port });
+        const address = await http.listen({ host: config.http.host, port: config.http.port });
+        const metricsHttp = config.metrics.http;
+        if (metricsHttp) metricsListener = await startMetricsListener(metrics, { ...config.metrics, http: metricsHttp }, config.timeouts);
+        return address;
       },
+      metricsUrl: () => metricsListener?.url,
       async close() {
         if (closed) return;
         closed = true;
         closing = true;
         await housekeeping.stop();
+        await metricsListener?.close();
         // Fastify closes the connections that are idle when close() starts; a keep-alive connection
         // whose request is still in flight becomes idle later and would linger until its keep-alive
         // timeout. Keep closing idle connections until the server is down.

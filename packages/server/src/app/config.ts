@@ -1,13 +1,15 @@
 /**
- * One typed configuration (ARCHITECTURE invariant 7): defaults, then an optional JSON file, then
- * `BASALT_*` environment variables, then command-line flags; validated once at start. Nothing else
- * in Basalt reads `process.env`.
+ * One typed configuration (ARCHITECTURE invariant 9): defaults, then an optional JSON file, then
+ * `BASALT_*` environment variables, then command-line flags, merged and validated once at start
+ * against one schema (config-schema.ts). Nothing else in Basalt reads `process.env`.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseMasterKeys } from '../secrets/index.ts';
 import { validateSmtpConfig, type SmtpConfig } from '../mail/index.ts';
+import { ALIASES, ANNOTATIONS, SETTINGS, configJsonSchema, walkSettings, type SettingSchema } from './config-schema.ts';
 
 /** The validated configuration every module receives. */
 export interface BasaltConfig {
@@ -25,6 +27,8 @@ export interface BasaltConfig {
   automigrate: boolean;
   /** pino level. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Log lines: `pretty` (human-readable), `json` (one object per line), `auto` (pretty when stdout is a terminal). */
+  logFormat: 'auto' | 'json' | 'pretty';
   /** Largest accepted JSON body, bytes. */
   bodyLimit: number;
   /** Access-token lifetime, seconds. */
@@ -58,6 +62,10 @@ export interface BasaltConfig {
   smtp: SmtpConfig;
   /** The application's name in emails (`{APP_NAME}`); `publicUrl` is its `{APP_URL}`. */
   appName: string;
+  /** How long slow clients may take (headers, whole request, idle keep-alive). */
+  timeouts: TimeoutConfig;
+  /** Who may read the Prometheus metrics, and where. */
+  metrics: MetricsConfig;
 }
 
 /** Limits on the endpoints attackers hammer. Windows are fixed, per node cluster (kept in the database). */
@@ -86,62 +94,76 @@ export interface RateLimitConfig {
   emailConfirmPerIdentity: number;
 }
 
-/** Where a setting may come from, for error messages. */
-type Source = Partial<Record<keyof BasaltConfig | 'http', unknown>>;
+
+/** How Basalt answers slow clients; see docs/operations.md. */
+export interface TimeoutConfig {
+  /** A connection must have sent its request line and headers within this many ms, or gets 408 and is closed (slowloris). */
+  headersMs: number;
+  /** A request (headers and body) must have arrived within this many ms; 0 = no limit. */
+  requestMs: number;
+  /** An idle keep-alive connection is closed after this many ms (longer than a load balancer's 60 s). */
+  keepAliveMs: number;
+}
+
+/** Where Prometheus scrapes `/metrics`; see docs/operations.md. */
+export interface MetricsConfig {
+  /** Bearer token a scraper must send (`Authorization: Bearer …`). With it (and no `http`), `/metrics` is served on the public port. */
+  token: string;
+  /** A separate listener that serves only `/metrics` (an internal address); null: none. */
+  http: { host: string; port: number } | null;
+}
+
+/** One source's part of the configuration, keyed like the config file (the CLI's flags, tests' overrides). */
+export type ConfigInput = { [K in keyof BasaltConfig]?: unknown } & Record<string, unknown>;
+
+/** One thing wrong with the configuration: the key path (`http.port`) and what was expected. */
+export interface ConfigProblem {
+  path: string;
+  /** Where the value came from: `config file ./basalt.json`, `BASALT_HTTP`, `--http`. */
+  origin?: string;
+  message: string;
+}
 
 /** A configuration problem found at start; the CLI prints it and exits with code 2. */
 export class ConfigError extends Error {
-  constructor(message: string) {
+  /** Each problem with its key path (empty when the file itself cannot be read). */
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(message: string, problems: readonly ConfigProblem[] = []) {
     super(message);
     this.name = 'ConfigError';
+    this.problems = problems;
+  }
+
+  /** One error naming every problem. */
+  static of(problems: readonly ConfigProblem[]): ConfigError {
+    const lines = problems.map((p) => `${p.path}${p.origin ? ` (${p.origin})` : ''}: ${p.message}`);
+    return new ConfigError(lines.length === 1 ? `invalid configuration: ${lines[0]}` : `invalid configuration (${lines.length} problems):\n${lines.map((l) => `  - ${l}`).join('\n')}`, problems);
   }
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+type Json = Record<string, unknown>;
 
-/** Parse `host:port` (IPv6 as `[::1]:8090`). */
+let compiled: ValidateFunction | undefined;
+
+/** The schema's validator, compiled once, on first use (commands that read no configuration never pay for it). */
+function validator(): ValidateFunction {
+  if (!compiled) {
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
+    ajv.addVocabulary([...ANNOTATIONS]);
+    ajv.addFormat('ip-or-cidr', isIpOrCidr);
+    compiled = ajv.compile(configJsonSchema());
+  }
+  return compiled;
+}
+
+const HOST_PORT = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/;
+
+/** Parse `host:port` (IPv6 as `[::1]:8090`; an empty host is 127.0.0.1). */
 export function parseHostPort(value: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
-  if (!m) throw new ConfigError(`invalid --http "${value}": expected host:port, e.g. 127.0.0.1:8090`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new ConfigError(`invalid port ${port}`);
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
-}
-
-function envOverrides(env: NodeJS.ProcessEnv): Source {
-  const o: Source = {};
-  if (env.BASALT_HTTP) o.http = parseHostPort(env.BASALT_HTTP);
-  if (env.BASALT_DIR) o.dataDir = env.BASALT_DIR;
-  if (env.BASALT_DATABASE_URL) o.databaseUrl = env.BASALT_DATABASE_URL;
-  if (env.BASALT_DATABASE_SCHEMA) o.databaseSchema = env.BASALT_DATABASE_SCHEMA;
-  if (env.BASALT_MIGRATIONS_DIR) o.migrationsDir = env.BASALT_MIGRATIONS_DIR;
-  if (env.BASALT_AUTOMIGRATE) o.automigrate = env.BASALT_AUTOMIGRATE;
-  if (env.BASALT_LOG_LEVEL) o.logLevel = env.BASALT_LOG_LEVEL;
-  if (env.BASALT_BODY_LIMIT) o.bodyLimit = env.BASALT_BODY_LIMIT;
-  if (env.BASALT_TOKEN_TTL) o.tokenTtlSeconds = env.BASALT_TOKEN_TTL;
-  if (env.BASALT_REFRESH_TTL) o.refreshTtlSeconds = env.BASALT_REFRESH_TTL;
-  if (env.BASALT_PUBLIC_URL) o.publicUrl = env.BASALT_PUBLIC_URL;
-  if (env.BASALT_TLS_CERT) o.tlsCert = env.BASALT_TLS_CERT;
-  if (env.BASALT_TLS_KEY) o.tlsKey = env.BASALT_TLS_KEY;
-  if (env.BASALT_TRUSTED_PROXIES !== undefined) o.trustedProxies = env.BASALT_TRUSTED_PROXIES.split(',').map((x) => x.trim()).filter(Boolean);
-  if (env.BASALT_AUDIT_RETENTION_DAYS) o.auditRetentionDays = env.BASALT_AUDIT_RETENTION_DAYS;
-  if (env.BASALT_FAST_READS) o.fastReads = env.BASALT_FAST_READS;
-  if (env.BASALT_ENCRYPTION_KEYS) o.encryptionKeys = env.BASALT_ENCRYPTION_KEYS.split(',').map((x) => x.trim()).filter(Boolean);
-  if (env.BASALT_APP_NAME) o.appName = env.BASALT_APP_NAME;
-  const smtp: Record<string, unknown> = {};
-  if (env.BASALT_SMTP_HOST !== undefined) smtp.host = env.BASALT_SMTP_HOST;
-  if (env.BASALT_SMTP_PORT) smtp.port = env.BASALT_SMTP_PORT;
-  if (env.BASALT_SMTP_SECURE) smtp.secure = env.BASALT_SMTP_SECURE;
-  if (env.BASALT_SMTP_SECURITY) smtp.security = env.BASALT_SMTP_SECURITY;
-  if (env.BASALT_SMTP_ALLOW_INSECURE) smtp.allowInsecure = env.BASALT_SMTP_ALLOW_INSECURE;
-  if (env.BASALT_SMTP_USERNAME !== undefined) smtp.username = env.BASALT_SMTP_USERNAME;
-  if (env.BASALT_SMTP_PASSWORD !== undefined) smtp.password = env.BASALT_SMTP_PASSWORD;
-  if (env.BASALT_SMTP_FROM_ADDRESS !== undefined || env.BASALT_SMTP_FROM_NAME !== undefined) {
-    smtp.from = { ...(env.BASALT_SMTP_FROM_ADDRESS !== undefined ? { address: env.BASALT_SMTP_FROM_ADDRESS } : {}), ...(env.BASALT_SMTP_FROM_NAME !== undefined ? { name: env.BASALT_SMTP_FROM_NAME } : {}) };
-  }
-  if (Object.keys(smtp).length) o.smtp = smtp;
-  if (env.BASALT_CORS_ORIGINS !== undefined) o.corsOrigins = env.BASALT_CORS_ORIGINS.split(',').map((x) => x.trim()).filter(Boolean);
-  return o;
+  const m = HOST_PORT.exec(value.trim());
+  if (!m || Number(m[3]) > 65535) throw new ConfigError(`invalid address "${value}": expected host:port, e.g. 127.0.0.1:8090`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
 }
 
 /** An IPv4/IPv6 address, optionally with a `/prefix`. */
@@ -154,142 +176,269 @@ function isIpOrCidr(s: string): boolean {
   return /^\d{1,3}$/.test(prefix) && n >= 0 && n <= (kind === 4 ? 32 : 128);
 }
 
-function asBool(name: string, v: unknown): boolean {
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw new ConfigError(`${name} must be true or false`);
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function asInt(name: string, v: unknown, min: number, max: number): number {
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}`);
-  return n;
+function getPath(o: unknown, path: readonly string[]): unknown {
+  return path.reduce<unknown>((v, k) => (isObject(v) ? v[k] : undefined), o);
+}
+
+function setPath(o: Json, path: readonly string[], value: unknown): void {
+  let at = o;
+  for (const k of path.slice(0, -1)) at = isObject(at[k]) ? (at[k] as Json) : (at[k] = {});
+  at[path[path.length - 1]] = value;
+}
+
+/** The schema node at a key path, if the path names a setting. */
+function nodeAt(path: readonly string[]): SettingSchema | undefined {
+  let nodes: Record<string, SettingSchema> | undefined = SETTINGS;
+  let node: SettingSchema | undefined;
+  for (const k of path) {
+    node = nodes?.[k] ?? (node?.items && /^\d+$/.test(k) ? node.items : undefined);
+    if (!node) return undefined;
+    nodes = node.properties;
+  }
+  return node;
+}
+
+/** The `env` or `flag` annotation of the setting at `path` or of the nearest object holding it. */
+function nearest(path: readonly string[], annotation: 'env' | 'flag'): string | undefined {
+  for (let i = path.length; i > 0; i--) {
+    const v = nodeAt(path.slice(0, i))?.[annotation];
+    if (v) return v;
+  }
+  return undefined;
+}
+
+/** True when the value at `path` (or around it) must never be echoed. */
+function isSecretPath(path: readonly string[]): boolean {
+  return path.some((_, i) => nodeAt(path.slice(0, i + 1))?.secret === true);
+}
+
+/** The text of an environment variable as the setting's type (unconvertible text stays text, for the schema to refuse). */
+function fromEnv(node: SettingSchema, text: string): unknown {
+  if (node.hostPort) return text;
+  if (node.type === 'array') return text.split(',').map((x) => x.trim()).filter(Boolean);
+  if (node.type === 'integer') return /^-?\d+$/.test(text.trim()) ? Number(text) : text;
+  if (node.type === 'boolean') return text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : text;
+  return text;
+}
+
+/** The `BASALT_*` variables of `env` as a configuration source; empty numbers, booleans and choices count as unset. */
+function envInput(env: NodeJS.ProcessEnv): Json {
+  const out: Json = {};
+  walkSettings((path, node) => {
+    const text = node.env ? env[node.env] : undefined;
+    if (text === undefined || (text === '' && (node.type === 'integer' || node.type === 'boolean' || node.enum))) return;
+    setPath(out, path, fromEnv(node, text));
+  });
+  return out;
+}
+
+/** The environment variables Basalt reads (`BASALT_CONFIG` names the file). */
+export function knownEnvironmentVariables(): string[] {
+  const names = ['BASALT_CONFIG'];
+  walkSettings((_, node) => node.env && names.push(node.env));
+  return names;
+}
+
+/** `BASALT_*` variables that configure nothing (typos); `serve` warns about each. The test suite's and the benchmark's variables are not settings. */
+export function unknownEnvironmentVariables(env: NodeJS.ProcessEnv): string[] {
+  const known = new Set(knownEnvironmentVariables());
+  return Object.keys(env).filter((k) => k.startsWith('BASALT_') && !/^BASALT_(TEST|BENCH)_/.test(k) && !known.has(k)).sort();
 }
 
 /**
- * Build the configuration. `flags` are what the CLI parsed; `configFile` (or `BASALT_CONFIG`) names an
- * optional JSON file with the same keys.
+ * The command-line options of `values` (as `node:util` parseArgs gives them, by option name) as a
+ * configuration source: each setting with a `flag` annotation.
  */
-export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.env, configFile?: string): BasaltConfig {
-  let file: Source = {};
+export function flagInput(values: Record<string, unknown>): ConfigInput {
+  const out: Json = {};
+  walkSettings((path, node) => {
+    const v = node.flag ? values[node.flag] : undefined;
+    if (v !== undefined && !(node.type === 'boolean' && v !== true)) setPath(out, path, v);
+  });
+  return out;
+}
+
+/** `"host:port"` strings become `{host, port}` (an empty string: none); text that does not parse stays, for the schema to refuse. */
+function normaliseHostPorts(source: Json): void {
+  walkSettings((path, node) => {
+    const v = getPath(source, path);
+    if (!node.hostPort || typeof v !== 'string') return;
+    if (v.trim() === '' && Array.isArray(node.type) && node.type.includes('null')) return setPath(source, path, null);
+    const m = HOST_PORT.exec(v.trim());
+    if (m) setPath(source, path, { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) });
+  });
+}
+
+/** Merge `source` into `into` member by member (arrays and scalars replace), noting where each value came from. */
+function mergeInto(into: Json, source: Json, label: (path: string[]) => string, origins: Map<string, string>, prefix: string[] = []): void {
+  for (const [k, v] of Object.entries(source)) {
+    if (v === undefined) continue;
+    const path = [...prefix, k];
+    origins.set(path.join('.'), label(path));
+    if (isObject(v) && isObject(into[k])) mergeInto(into[k] as Json, v, label, origins, path);
+    else if (isObject(v)) {
+      into[k] = {};
+      mergeInto(into[k] as Json, v, label, origins, path);
+    } else into[k] = v;
+  }
+}
+
+/** `a.b[2].c` for Ajv's `/a/b/2/c`. */
+function pathOf(pointer: string, extra?: string): string[] {
+  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return extra === undefined ? parts : [...parts, extra];
+}
+
+function showPath(path: readonly string[]): string {
+  return path.map((k, i) => (/^\d+$/.test(k) && i > 0 ? `[${k}]` : `${i ? '.' : ''}${k}`)).join('');
+}
+
+function show(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}
+
+/** Edit distance, to suggest the key a typo meant. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]++;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}
+
+function unknownKeyHint(key: string, known: string[]): string {
+  const alias = Object.entries(ALIASES).find(([, to]) => to === key);
+  const best = known.map((k) => ({ k, d: k.toLowerCase() === key.toLowerCase() ? 0 : distance(k.toLowerCase(), key.toLowerCase()) })).sort((a, b) => a.d - b.d)[0];
+  if (best && best.d <= Math.max(1, Math.floor(key.length / 3))) return `unknown key; did you mean "${best.k}"?`;
+  return known.length <= 12 ? `unknown key; expected one of ${known.join(', ')}` : `unknown key${alias ? '' : '; see docs/configuration.md for the keys'}`;
+}
+
+/** Where the value at `path` (or the object holding it) came from. */
+function originOf(origins: Map<string, string>, path: readonly string[]): string | undefined {
+  for (let i = path.length; i > 0; i--) {
+    const o = origins.get(path.slice(0, i).join('.'));
+    if (o) return o;
+  }
+  return undefined;
+}
+
+/** Turn Ajv's errors into one problem per key path, naming what was expected and where the value came from. */
+function schemaProblems(errors: readonly ErrorObject[], origins: Map<string, string>): ConfigProblem[] {
+  const byPath = new Map<string, ConfigProblem>();
+  for (const e of errors) {
+    const extra = e.keyword === 'additionalProperties' ? String((e.params as { additionalProperty: string }).additionalProperty)
+      : e.keyword === 'required' ? String((e.params as { missingProperty: string }).missingProperty) : undefined;
+    const path = pathOf(e.instancePath, extra);
+    const key = showPath(path);
+    if (byPath.has(key)) continue;
+    const origin = originOf(origins, path);
+    const node = (e.parentSchema ?? {}) as SettingSchema;
+    let message: string;
+    if (e.keyword === 'additionalProperties') message = unknownKeyHint(extra!, Object.keys(node.properties ?? {}));
+    else if (e.keyword === 'required') message = `missing; expected ${nodeAt(path)?.expected ?? 'a value'}`;
+    else message = `expected ${node.expected ?? e.message ?? 'another value'}${isSecretPath(path) ? '' : `, got ${show(e.data)}`}`;
+    byPath.set(key, { path: key, origin, message });
+  }
+  return [...byPath.values()];
+}
+
+/**
+ * Build the configuration. Sources, later ones winning member by member: the schema's defaults, the
+ * JSON file `configFile` (or `BASALT_CONFIG`), the `BASALT_*` variables of `env`, then `flags` (keyed
+ * like the file; the CLI builds them with {@link flagInput}). The merged whole is validated against
+ * one schema ({@link SETTINGS}); every problem is reported with its key path in one {@link ConfigError}.
+ *
+ * @example
+ * loadConfig(flagInput(values), process.env, values.config);
+ */
+export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env, configFile?: string): BasaltConfig {
+  const problems: ConfigProblem[] = [];
+  let file: Json = {};
   const path = configFile ?? env.BASALT_CONFIG;
   if (path) {
     if (!existsSync(path)) throw new ConfigError(`config file not found: ${path}`);
+    let parsed: unknown;
     try {
-      file = JSON.parse(readFileSync(path, 'utf8')) as Source;
+      parsed = JSON.parse(readFileSync(path, 'utf8'));
     } catch (e) {
       throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
     }
-    const unknown = Object.keys(file).filter((k) => !(k in defaults()));
-    if (unknown.length) throw new ConfigError(`unknown config keys in ${path}: ${unknown.join(', ')}`);
+    if (!isObject(parsed)) throw new ConfigError(`config file ${path} must hold a JSON object of settings, e.g. {"http": "127.0.0.1:8090"}`);
+    file = parsed;
+    for (const [alias, name] of Object.entries(ALIASES)) {
+      if (!(alias in file)) continue;
+      if (name in file) problems.push({ path: alias, origin: `config file ${path}`, message: `"${alias}" is another name for "${name}"; give one of them` });
+      else file[name] = file[alias];
+      delete file[alias];
+    }
   }
-  const envSource = envOverrides(env);
-  const merged: Source = { ...defaults(), ...file, ...envSource, ...stripUndefined(flags) };
-  const http = typeof merged.http === 'string' ? parseHostPort(merged.http) : (merged.http as { host: string; port: number });
-  const logLevel = String(merged.logLevel);
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
-  const databaseUrl = String(merged.databaseUrl ?? '');
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('databaseUrl must start with postgres:// (leave it empty for SQLite)');
-  const databaseSchema = String(merged.databaseSchema);
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) throw new ConfigError('databaseSchema must be a lowercase identifier');
-  const dataDir = resolve(String(merged.dataDir));
-  const tlsCert = String(merged.tlsCert ?? '');
-  const tlsKey = String(merged.tlsKey ?? '');
-  if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new ConfigError('tlsCert and tlsKey go together: give both files, or neither');
-  for (const f of [tlsCert, tlsKey]) if (f && !existsSync(f)) throw new ConfigError(`TLS file not found: ${f}`);
-  const rl = { ...(defaults().rateLimits as RateLimitConfig), ...((merged.rateLimits ?? {}) as Partial<RateLimitConfig>) };
-  for (const [k, v] of Object.entries(rl)) asInt(`rateLimits.${k}`, v, 0, 1_000_000);
-  const corsOrigins = merged.corsOrigins as unknown;
-  if (!Array.isArray(corsOrigins) || corsOrigins.some((o) => typeof o !== 'string' || (o !== '*' && !/^https?:\/\/[a-zA-Z0-9.-]+(:\d{1,5})?$/.test(o)))) {
-    // Never the literal `null` origin (sandboxed frames, file: pages), never paths or wildcards inside a name.
-    throw new ConfigError('corsOrigins must be a list of "*" or origins like https://app.example.com');
+  const sources: [Json, (p: string[]) => string][] = [
+    [file, () => `config file ${path}`],
+    [envInput(env), (p) => nearest(p, 'env') ?? 'environment'],
+    [structuredClone(flags) as Json, (p) => { const flag = nearest(p, 'flag'); return flag ? `--${flag}` : 'command line'; }],
+  ];
+  const merged: Json = {};
+  const origins = new Map<string, string>();
+  for (const [source, label] of sources) {
+    normaliseHostPorts(source);
+    mergeInto(merged, source, label, origins);
   }
-  const trustedProxies = merged.trustedProxies as unknown;
-  if (!Array.isArray(trustedProxies) || trustedProxies.some((p) => typeof p !== 'string' || !isIpOrCidr(p))) {
-    throw new ConfigError('trustedProxies must be a list of IP addresses or CIDR ranges, e.g. ["10.0.0.0/8", "127.0.0.1"]');
-  }
-  const encryptionKeys = merged.encryptionKeys as unknown;
-  if (!Array.isArray(encryptionKeys) || encryptionKeys.some((k) => typeof k !== 'string')) throw new ConfigError('encryptionKeys must be a list of "id:base64key" strings');
+  const validate = validator();
+  if (!validate(merged)) problems.push(...schemaProblems(validate.errors ?? [], origins));
+  if (problems.length) throw ConfigError.of(problems);
+  return finish(merged as unknown as Validated, origins);
+}
+
+/** The merged configuration once the schema accepted it (defaults filled in). */
+type Validated = Omit<BasaltConfig, 'smtp'> & { smtp: Json };
+
+/** Checks the schema cannot express (files exist, key material parses, SMTP security), then the typed config. */
+function finish(v: Validated, origins: Map<string, string>): BasaltConfig {
+  const problems: ConfigProblem[] = [];
+  const problem = (path: string, message: string) => problems.push({ path, origin: originOf(origins, path.split('.')), message });
+  if (Boolean(v.tlsCert) !== Boolean(v.tlsKey)) problem(v.tlsCert ? 'tlsKey' : 'tlsCert', 'tlsCert and tlsKey go together: give both files, or neither');
+  for (const k of ['tlsCert', 'tlsKey'] as const) if (v[k] && !existsSync(v[k])) problem(k, `TLS file not found: ${v[k]}`);
   try {
-    parseMasterKeys(encryptionKeys as string[]);
+    parseMasterKeys(v.encryptionKeys);
   } catch (e) {
-    throw new ConfigError((e as Error).message);
+    problem('encryptionKeys', (e as Error).message);
   }
-  // SMTP settings merge member by member: an env variable overrides one member of the file's `smtp`.
-  const smtpMerged = [file.smtp, envSource.smtp, flags.smtp].reduce<Record<string, unknown>>((acc, part) => {
-    if (part === undefined || part === null) return acc;
-    if (typeof part !== 'object' || Array.isArray(part)) throw new ConfigError('smtp must be an object {host, port, secure, username, password, from: {name, address}}');
-    const p = part as Record<string, unknown>;
-    const from = p.from && typeof p.from === 'object' ? { ...(acc.from as object), ...(p.from as object) } : (p.from ?? acc.from);
-    return { ...acc, ...p, from };
-  }, {});
-  let smtp: SmtpConfig;
+  let smtp: SmtpConfig | undefined;
   try {
-    smtp = validateSmtpConfig(smtpMerged);
+    smtp = validateSmtpConfig(v.smtp);
   } catch (e) {
-    throw new ConfigError((e as Error).message);
+    // Its messages start with the member they are about ("smtp.port must be …").
+    const message = (e as Error).message;
+    const member = /^(smtp\.[\w.]+) /.exec(message)?.[1];
+    problem(member ?? 'smtp', member ? message.slice(member.length + 1) : message);
   }
-  const appName = String(merged.appName ?? 'Basalt');
-  if (appName.length === 0 || appName.length > 100 || /[\r\n]/.test(appName)) throw new ConfigError('appName must be 1–100 characters on one line');
+  // Node refuses a headers limit longer than the whole request's.
+  if (v.timeouts.requestMs > 0 && v.timeouts.requestMs < v.timeouts.headersMs) problem('timeouts.requestMs', `must be 0 (no limit) or at least timeouts.headersMs (${v.timeouts.headersMs})`);
+  if (v.metrics.http && v.metrics.http.host === v.http.host && v.metrics.http.port === v.http.port && v.http.port !== 0) {
+    problem('metrics.http', 'the metrics listener needs an address of its own, not the public http address');
+  }
+  if (problems.length || !smtp) throw ConfigError.of(problems);
+  const { host, port } = v.http;
   return {
-    http,
-    dataDir,
-    databaseUrl,
-    databaseSchema,
-    migrationsDir: resolve(String(merged.migrationsDir)),
-    automigrate: asBool('automigrate', merged.automigrate),
-    logLevel: logLevel as BasaltConfig['logLevel'],
-    bodyLimit: asInt('bodyLimit', merged.bodyLimit, 1024, 1024 * 1024 * 1024),
-    tokenTtlSeconds: asInt('tokenTtlSeconds', merged.tokenTtlSeconds, 60, 60 * 60 * 24 * 30),
-    refreshTtlSeconds: asInt('refreshTtlSeconds', merged.refreshTtlSeconds, 60, 60 * 60 * 24 * 365),
-    publicUrl: String(merged.publicUrl || `${tlsCert ? 'https' : 'http'}://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`),
-    corsOrigins: corsOrigins as string[],
-    rateLimits: rl,
-    tlsCert: tlsCert ? resolve(tlsCert) : '',
-    tlsKey: tlsKey ? resolve(tlsKey) : '',
-    encryptionKeys: encryptionKeys as string[],
-    trustedProxies: trustedProxies as string[],
-    auditRetentionDays: asInt('auditRetentionDays', merged.auditRetentionDays, 0, 36500),
-    fastReads: asBool('fastReads', merged.fastReads),
+    ...v,
+    http: { host, port },
+    dataDir: resolve(v.dataDir),
+    migrationsDir: resolve(v.migrationsDir),
+    publicUrl: v.publicUrl || `${v.tlsCert ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    tlsCert: v.tlsCert ? resolve(v.tlsCert) : '',
+    tlsKey: v.tlsKey ? resolve(v.tlsKey) : '',
     smtp,
-    appName,
   };
-}
-
-function defaults(): Required<Source> & Record<string, unknown> {
-  return {
-    http: { host: '127.0.0.1', port: 8090 },
-    dataDir: './basalt_data',
-    databaseUrl: '',
-    databaseSchema: 'public',
-    migrationsDir: './basalt_migrations',
-    automigrate: false,
-    logLevel: 'info',
-    bodyLimit: 1024 * 1024,
-    tokenTtlSeconds: 15 * 60,
-    refreshTtlSeconds: 30 * 24 * 60 * 60,
-    publicUrl: '',
-    // Any origin, without credentials (Basalt's tokens travel in a header, never in cookies), as
-    // PocketBase does; production apps list their origins.
-    corsOrigins: ['*'],
-    rateLimits: {
-      signInPerIp: 30, signInPerIdentity: 10, signUpPerIp: 20, refreshPerIp: 120, failureDelayMs: 250,
-      emailRequestPerIp: 20, emailRequestPerIdentity: 5, otpSignInPerIp: 30, otpSignInPerIdentity: 10, emailConfirmPerIp: 30, emailConfirmPerIdentity: 10,
-    },
-    tlsCert: '',
-    tlsKey: '',
-    encryptionKeys: [],
-    trustedProxies: [],
-    auditRetentionDays: 365,
-    fastReads: true,
-    smtp: {},
-    appName: 'Basalt',
-  };
-}
-
-function stripUndefined(o: Source): Source {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Source;
 }
 
 /** The SQLite file inside the data directory. */
@@ -308,17 +457,24 @@ export function startupWarnings(config: BasaltConfig): string[] {
   return out;
 }
 
-/** The configuration as printed at boot: secrets (database password) redacted. */
+/** The configuration as printed at boot: every `secret` setting redacted (the database URL keeps all but its password, encryption keys their ids). */
 export function redactedConfig(config: BasaltConfig): Record<string, unknown> {
-  let databaseUrl = config.databaseUrl;
-  if (databaseUrl) {
-    try {
-      const u = new URL(databaseUrl);
-      if (u.password) u.password = '***';
-      databaseUrl = u.toString();
-    } catch {
-      databaseUrl = '***';
-    }
+  const out = structuredClone(config) as unknown as Json;
+  walkSettings((path, node) => {
+    const v = getPath(out, path);
+    if (!node.secret || v === '' || v === undefined || (Array.isArray(v) && v.length === 0)) return;
+    if (Array.isArray(v)) return setPath(out, path, v.map((k) => `${String(k).slice(0, Math.max(0, String(k).indexOf(':')))}:***`));
+    setPath(out, path, path.join('.') === 'databaseUrl' ? redactedUrl(String(v)) : '***');
+  });
+  return out;
+}
+
+function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '***';
   }
-  return { ...config, databaseUrl, encryptionKeys: config.encryptionKeys.map((k) => `${k.slice(0, k.indexOf(':'))}:***`), smtp: { ...config.smtp, password: config.smtp.password ? '***' : '' } };
 }

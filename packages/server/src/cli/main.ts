@@ -4,13 +4,13 @@
  * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { createApp, loadConfig, redactedConfig, startupWarnings, ConfigError, VERSION, type BasaltApp, type BasaltConfig } from '../app/index.ts';
+import { createApp, flagInput, loadConfig, redactedConfig, startupWarnings, unknownEnvironmentVariables, ConfigError, VERSION, type BasaltApp, type BasaltConfig } from '../app/index.ts';
 import { createMigrationFile, migrateDown, migrateUp, migrationStatus } from '../schema/index.ts';
 import { isBasaltError } from '../errors/index.ts';
 import { rotateTokenKeys } from '../auth/index.ts';
-import { rotateSealedValues } from '../records/index.ts';
+import { emptyRequest, rotateSealedValues } from '../records/index.ts';
 import { newMasterKeyEntry, parseMasterKeys } from '../secrets/index.ts';
-import { createLogger } from '../telemetry/index.ts';
+import { createLogger, prettyLogs } from '../telemetry/index.ts';
 
 const COMMON_OPTIONS = {
   dir: { type: 'string' },
@@ -25,7 +25,7 @@ const COMMON_HELP = `  --dir PATH              data directory (default ./basalt_
   --database-url URL      postgres://… to run on PostgreSQL (env BASALT_DATABASE_URL); SQLite when absent
   --database-schema NAME  PostgreSQL schema (default public; env BASALT_DATABASE_SCHEMA)
   --migrations-dir PATH   migration files (default ./basalt_migrations; env BASALT_MIGRATIONS_DIR)
-  --config FILE           JSON configuration file (env BASALT_CONFIG)
+  --config FILE           JSON configuration file (env BASALT_CONFIG; every key: docs/configuration.md)
   -h, --help              show this help`;
 
 const HELP: Record<string, string> = {
@@ -51,6 +51,9 @@ Starts Basalt: applies pending migrations, then serves HTTP until SIGTERM/SIGINT
   --tls-cert FILE         PEM certificate chain: serve HTTPS (with --tls-key; env BASALT_TLS_CERT)
   --tls-key FILE          PEM private key (env BASALT_TLS_KEY)
   --log-level LEVEL       fatal|error|warn|info|debug|trace|silent (default info)
+  --log-format FORMAT     auto|json|pretty (default auto: pretty on a terminal, JSON otherwise)
+  --metrics-http HOST:PORT
+                          serve /metrics on this separate (internal) address (env BASALT_METRICS_HTTP)
 ${COMMON_HELP}`,
   superuser: `Usage: basalt superuser upsert EMAIL PASSWORD [options]
 
@@ -89,21 +92,14 @@ ${COMMON_HELP}`,
 class UsageError extends Error {}
 
 function configFrom(values: Record<string, unknown>): BasaltConfig {
-  return loadConfig(
-    {
-      http: values.http as string | undefined,
-      dataDir: values.dir as string | undefined,
-      databaseUrl: values['database-url'] as string | undefined,
-      databaseSchema: values['database-schema'] as string | undefined,
-      migrationsDir: values['migrations-dir'] as string | undefined,
-      automigrate: values.automigrate === true ? true : undefined,
-      logLevel: values['log-level'] as string | undefined,
-      tlsCert: values['tls-cert'] as string | undefined,
-      tlsKey: values['tls-key'] as string | undefined,
-    },
-    process.env,
-    values.config as string | undefined,
-  );
+  // Each setting names its flag in the schema (app/config-schema.ts); parse() accepts only the
+  // options of the command, so a flag of another command cannot reach here.
+  return loadConfig(flagInput(values), process.env, values.config as string | undefined);
+}
+
+/** The logger of a command: the configured level and format (pretty on a terminal unless told otherwise). */
+function loggerFor(config: BasaltConfig, level: string = config.logLevel) {
+  return createLogger({ level, pretty: prettyLogs(config.logFormat, process.stdout.isTTY === true) });
 }
 
 function parse(args: string[], extra: ParseArgsConfig['options'] = {}) {
@@ -115,15 +111,22 @@ function parse(args: string[], extra: ParseArgsConfig['options'] = {}) {
 }
 
 async function serve(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { http: { type: 'string' }, automigrate: { type: 'boolean' }, 'log-level': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } });
+  const { values, positionals } = parse(args, {
+    http: { type: 'string' }, automigrate: { type: 'boolean' }, 'log-level': { type: 'string' }, 'log-format': { type: 'string' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'metrics-http': { type: 'string' },
+  });
   if (values.help) return print(HELP.serve);
   if (positionals.length) throw new UsageError(`unexpected argument: ${positionals[0]}`);
   const config = configFrom(values);
-  const app = await createApp(config, { runMigrations: true });
+  const app = await createApp(config, { runMigrations: true, logger: loggerFor(config) });
   app.logger.info({ config: redactedConfig(config), database: app.db.description }, 'configuration');
   for (const warning of startupWarnings(config)) app.logger.warn(warning);
+  for (const name of unknownEnvironmentVariables(process.env)) app.logger.warn(`${name} is not a Basalt setting and is ignored (the variables are listed in docs/configuration.md)`);
   const address = await app.listen();
   app.logger.info(`Basalt ${VERSION} serving at ${address} (REST ${address}/api/, docs ${address}/api/docs)`);
+  const metricsUrl = app.metricsUrl();
+  if (metricsUrl) app.logger.info(`metrics at ${metricsUrl}/metrics`);
+  if (!(await hasSuperuser(app))) app.logger.warn(firstSuperuserHint(config, values));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -154,9 +157,33 @@ async function superuser(args: string[]): Promise<number> {
   });
 }
 
+/** True once `_superusers` has a record. */
+async function hasSuperuser(app: BasaltApp): Promise<boolean> {
+  const ctx = { principal: { kind: 'superuser' as const, record: { id: 'cli' } }, request: emptyRequest() };
+  const page = await app.records.list(ctx, '_superusers', { perPage: '1', skipTotal: 'true', fields: 'id' });
+  return page.items.length > 0;
+}
+
+/**
+ * What a server on an empty database tells its operator: the command that creates the first
+ * superuser, with the options that select this server's data. Nothing secret: a database URL is
+ * never repeated (it may hold a password), only named.
+ */
+function firstSuperuserHint(config: BasaltConfig, values: Record<string, unknown>): string {
+  const quote = (s: string) => (/^[\w./:@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const options = [
+    values.config !== undefined ? `--config ${quote(String(values.config))}` : '',
+    values.dir !== undefined ? `--dir ${quote(config.dataDir)}` : '',
+    values['database-url'] !== undefined ? '--database-url URL' : '',
+    values['database-schema'] !== undefined ? `--database-schema ${config.databaseSchema}` : '',
+  ].filter(Boolean).join(' ');
+  const sameEnv = config.databaseUrl && values['database-url'] === undefined ? ' (with the same BASALT_* environment as this server)' : '';
+  return `no superuser exists yet: create the first one with \`npx basalt superuser upsert EMAIL PASSWORD${options ? ` ${options}` : ''}\`${sameEnv}, then sign in at POST /api/collections/_superusers/auth-with-password`;
+}
+
 /** Run a one-shot command against the configured database, then close it. */
 async function withApp(config: BasaltConfig, work: (app: BasaltApp) => Promise<void>): Promise<number> {
-  const app = await createApp(config, { logger: createLogger({ level: 'warn' }) });
+  const app = await createApp(config, { logger: loggerFor(config, 'warn') });
   try {
     await work(app);
     return 0;

@@ -71,6 +71,8 @@ export const errorCatalogue = {
   email_token_invalid: { status: 400, message: 'The token is invalid, expired or already used.' },
   otp_disabled: { status: 403, message: 'The collection is not configured to allow OTP authentication.' },
   otp_invalid: { status: 400, message: 'Invalid or expired OTP.' },
+  // Operations (metrics access, docs/operations.md).
+  metrics_unauthorized: { status: 401, message: 'The metrics need the metrics bearer token.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */

@@ -39,12 +39,20 @@ export interface LoggerOptions {
 }
 
 /**
+ * Whether log lines should be human-readable: `pretty` always, `json` never, `auto` when standard
+ * output is a terminal (a person is watching; log shippers read pipes and files, and get JSON).
+ */
+export function prettyLogs(format: 'auto' | 'json' | 'pretty', stdoutIsTTY: boolean): boolean {
+  return format === 'pretty' || (format === 'auto' && stdoutIsTTY);
+}
+
+/**
  * A pino logger writing one JSON object per line: `level` (label), `time` (ISO 8601), `pid`,
  * `hostname`, `msg` and the logged fields, with secrets replaced by `[REDACTED]`. Hand it to Fastify as
  * `loggerInstance` so every request log line carries `reqId`.
  *
  * @example
- * const log = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY });
+ * const log = createLogger({ level: config.logLevel, pretty: prettyLogs(config.logFormat, process.stdout.isTTY) });
  * const app = Fastify({ loggerInstance: log });
  */
 export function createLogger(opts: LoggerOptions): Logger {

@@ -87,18 +87,20 @@ for (const dialect of dialects()) {
       assert.equal(apps[1].t.app.fastReadsServed(), 0);
     });
 
-    it('the server Basalt creates keeps Fastify\'s timeouts (keep-alive past load balancers\' 60 s, no request cap)', () => {
+    it('the server Basalt creates has the configured timeouts (keep-alive past load balancers\' 60 s, headers and request limits)', () => {
       for (const a of apps) {
-        assert.equal(a.t.app.http.server.keepAliveTimeout, 72_000);
-        assert.equal(a.t.app.http.server.requestTimeout, 0);
+        const t = a.t.app.config.timeouts;
+        assert.equal(a.t.app.http.server.keepAliveTimeout, t.keepAliveMs);
+        assert.equal(a.t.app.http.server.requestTimeout, t.requestMs);
+        assert.ok(a.t.app.http.server.headersTimeout <= t.headersMs);
       }
     });
 
     it('fast answers are counted in the request metrics under the route pattern', async () => {
-      const before = await (await fetch(`${apps[0].base}/metrics`)).text();
+      const before = (await apps[0].t.app.metrics.render()).body;
       const count = (text: string) => Number(/basalt_http_requests_total\{method="GET",route="\/api\/collections\/:collection\/records\/:id",status_class="2xx"\} (\d+)/.exec(text)?.[1] ?? 0);
       await get(apps[0].base, view(IDS.open));
-      const after = await (await fetch(`${apps[0].base}/metrics`)).text();
+      const after = (await apps[0].t.app.metrics.render()).body;
       assert.equal(count(after), count(before) + 1);
     });
   });

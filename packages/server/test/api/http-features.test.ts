@@ -9,13 +9,16 @@ import { dialects } from '../support/databases.ts';
 import { startTestApp, createCollection, type TestApp } from '../support/app.ts';
 import { runScenarios } from '../support/scenario.ts';
 
+/** Unlocks /metrics on the public port (off without it; see metrics-protected.test.ts). */
+const METRICS_TOKEN = 'http-features-metrics-token';
+
 const create = (title: string) => ({ method: 'POST', url: '/api/collections/tasks/records', body: { title } });
 
 for (const dialect of dialects()) {
   describe(`HTTP features (${dialect})`, () => {
     let t: TestApp;
     before(async () => {
-      t = await startTestApp(dialect);
+      t = await startTestApp(dialect, { metrics: { token: METRICS_TOKEN, http: null } });
       await createCollection(t, {
         name: 'tasks', listRule: '', viewRule: '', createRule: '', updateRule: '', deleteRule: '',
         fields: [{ name: 'title', type: 'text', required: true, unique: true }, { name: 'done', type: 'bool' }],
@@ -65,7 +68,7 @@ for (const dialect of dialects()) {
         },
       },
       {
-        name: 'metrics are Prometheus text with route labels', method: 'GET', url: '/metrics', expectedStatus: 200,
+        name: 'metrics are Prometheus text with route labels', method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` }, expectedStatus: 200,
         expectedContent: ['basalt_http_requests_total', 'route="/api/collections/:collection/records"', 'basalt_db_query_duration_seconds'],
       },
     ]);

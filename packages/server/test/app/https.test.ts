@@ -4,12 +4,10 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:https';
 import { startTestApp, type TestApp } from '../support/app.ts';
+import { selfSignedCertificate, type TestCertificate } from '../support/tls.ts';
 import { dialects } from '../support/databases.ts';
 import { loadConfig, ConfigError } from '../../src/app/index.ts';
 
@@ -17,16 +15,16 @@ describe('HTTPS listener', () => {
   let dir: string;
   let t: TestApp;
   let cert: Buffer;
+  let tls: TestCertificate;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'basalt-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-    cert = readFileSync(join(dir, 'cert.pem'));
-    t = await startTestApp(dialects()[0], { tlsCert: join(dir, 'cert.pem'), tlsKey: join(dir, 'key.pem') });
+    tls = selfSignedCertificate();
+    dir = tls.dir;
+    cert = tls.cert;
+    t = await startTestApp(dialects()[0], { tlsCert: tls.certFile, tlsKey: tls.keyFile });
   });
   after(async () => {
     await t.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    tls.cleanup();
   });
 
   it('serves TLS with HSTS', async () => {

@@ -70,10 +70,10 @@ function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Run `basalt ARGS…` to completion (same Node binary as the tests). */
-export function runCli(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+/** Run `basalt ARGS…` to completion (same Node binary as the tests); `env` adds variables (e.g. `BASALT_*`). */
+export function runCli(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_PATH, ...args], { env: { ...childEnv(), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -128,6 +128,8 @@ export interface StartOptions {
   superuser?: boolean;
   /** How long to wait for readiness (default 20 s). */
   readyTimeoutMs?: number;
+  /** Extra environment variables for the server (e.g. `BASALT_LOG_FORMAT`). */
+  env?: Record<string, string>;
 }
 
 /** Upsert the test superuser (`SUPERUSER_EMAIL` / `SUPERUSER_PASSWORD`) through the CLI. */
@@ -142,7 +144,7 @@ export async function startServer(data: ServerData, opts: StartOptions = {}): Pr
   // first and passing it on races with other test processes: one of them may take it in between, and
   // its server would then answer this test's requests.)
   const child = spawn(process.execPath, [CLI_PATH, 'serve', '--http', '127.0.0.1:0', ...data.flags(), ...(opts.args ?? [])], {
-    env: childEnv(),
+    env: { ...childEnv(), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

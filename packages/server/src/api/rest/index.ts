@@ -27,6 +27,8 @@ export { createFastRead, VIEW_ROUTE, type FastRead } from './fast-read.ts';
 export { requestIdSource, givenRequestId } from './request-ids.ts';
 export { corsPolicy } from './respond.ts';
 export { problemBody } from './problem.ts';
+export { startMetricsListener, metricsAuthorized, type MetricsListener } from './metrics-access.ts';
+export { serverTimeouts, type ServerTimeoutOptions } from './server-timeouts.ts';
 
 /** Register every REST route and the cross-cutting hooks on a Fastify instance. */
 export function registerRestApi(app: FastifyInstance, deps: RestDeps): void {

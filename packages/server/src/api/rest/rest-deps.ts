@@ -39,4 +39,6 @@ export interface RestDeps {
   bodyLimit: number;
   /** Largest number of requests in one `POST /api/batch`. */
   maxBatchRequests: number;
+  /** Bearer token that unlocks `GET /metrics` on this port; absent: the route does not exist here (metrics off, or on their own listener). */
+  metricsToken?: string;
 }

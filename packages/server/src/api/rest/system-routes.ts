@@ -1,5 +1,5 @@
 /**
- * Health, change log, OpenAPI document and docs page, Prometheus metrics.
+ * Health, change log, OpenAPI document and docs page, Prometheus metrics (behind their token).
  */
 import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
@@ -8,7 +8,8 @@ import { buildOpenApiDocument, docsAssetRoutes, docsPageHtml, DOCS_CONTENT_SECUR
 import { intParam } from '../../records/index.ts';
 import { BasaltError } from '../../errors/index.ts';
 import { queryString, requireSuperuser } from './request-context.ts';
-import { respond, respondRaw } from './respond.ts';
+import { rawHeader, respond, respondRaw } from './respond.ts';
+import { metricsAuthorized, METRICS_CHALLENGE } from './metrics-access.ts';
 import type { RestDeps } from './rest-deps.ts';
 
 /** Register system routes. */
@@ -56,8 +57,17 @@ export function registerSystemRoutes(app: FastifyInstance, deps: RestDeps): void
     app.get(asset.path, async (request, reply) => respondRaw(request, reply.header('cache-control', 'public, max-age=86400'), deps.metrics, asset.contentType, body));
   }
 
-  app.get('/metrics', async (request, reply) => {
-    const { contentType, body } = await deps.metrics.render();
-    return respondRaw(request, reply, deps.metrics, contentType, body);
-  });
+  // Metrics reveal routes, error rates and load: on the public port only behind their token (else the
+  // route does not exist here, answering like any unknown path); or on a listener of their own.
+  const metricsToken = deps.metricsToken;
+  if (metricsToken) {
+    app.get('/metrics', async (request, reply) => {
+      if (!metricsAuthorized(rawHeader(request, 'authorization'), metricsToken)) {
+        reply.header('www-authenticate', METRICS_CHALLENGE);
+        throw new BasaltError('metrics_unauthorized');
+      }
+      const { contentType, body } = await deps.metrics.render();
+      return respondRaw(request, reply.header('cache-control', 'no-store'), deps.metrics, contentType, body);
+    });
+  }
 }
