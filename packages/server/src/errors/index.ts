@@ -69,6 +69,10 @@ export const errorCatalogue = {
   email_token_invalid: { status: 400, message: 'The token is invalid, expired or already used.' },
   otp_disabled: { status: 403, message: 'The collection is not configured to allow OTP authentication.' },
   otp_invalid: { status: 400, message: 'Invalid or expired OTP.' },
+  // Input limits of the record write path and body/URL parsing (docs/records-api.md "Bad input"):
+  // checked where input is decoded, before it can reach SQL or a recursive consumer.
+  json_too_deep: { status: 400, message: 'The JSON is nested too deeply (at most 64 levels).' },
+  url_invalid: { status: 400, message: 'The URL contains a NUL character (%00), which is not accepted.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */

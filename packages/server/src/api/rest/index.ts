@@ -8,6 +8,7 @@ import { BasaltError } from '../../errors/index.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { registerIdempotency } from './idempotency.ts';
 import { registerBodyParsers } from './request-body.ts';
+import { registerInvalidUrlRoute } from './request-url.ts';
 import { baseHeaders, corsPolicy, labelRoutes } from './respond.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { registerRecordRoutes } from './records-routes.ts';
@@ -26,6 +27,7 @@ export type { RestDeps } from './rest-deps.ts';
 export { createFastRead, VIEW_ROUTE, type FastRead } from './fast-read.ts';
 export { requestIdSource, givenRequestId } from './request-ids.ts';
 export { corsPolicy } from './respond.ts';
+export { rewriteInvalidUrl } from './request-url.ts';
 export { problemBody } from './problem.ts';
 
 /** Register every REST route and the cross-cutting hooks on a Fastify instance. */
@@ -51,6 +53,7 @@ export function registerRestApi(app: FastifyInstance, deps: RestDeps): void {
     return reply.send();
   });
   registerBodyParsers(app, deps.bodyLimit);
+  registerInvalidUrlRoute(app);
   registerIdempotency(app, deps.db, deps.auth, deps.metrics, deps.secrets);
   registerSystemRoutes(app, deps);
   registerCollectionRoutes(app, deps);
