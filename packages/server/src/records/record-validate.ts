@@ -164,6 +164,11 @@ function check(field: Field, v: unknown): { code: string; message: string } | un
   }
 }
 
+/** The record ids of a relation value (one id or a list). */
+function idList(v: unknown): string[] {
+  return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string' && x !== '');
+}
+
 /** Who is writing, for the auth fields that only some callers may set. */
 export interface WriteAuthority {
   /** A superuser, or a caller the collection's manageRule admits: may set `verified`, `email`, `password` freely. */
@@ -386,9 +391,11 @@ export async function finishWrite(c: Collection, resolved: ResolvedWrite, existi
       if (problem) errors[f.name] = problem;
     }
     if (!existing || touched) values[f.name] = v;
-    // Modified relations are checked like replaced ones: `rel+` must not store a dangling id either.
+    // Modified relations are checked like replaced ones (`rel+` must not store a dangling id either),
+    // for the ids the write adds: those the locked row holds already exist (a delete unlinks them).
     if (f.type === 'relation' && (touched || !existing) && !errors[f.name]) {
-      const ids = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string' && x !== '');
+      const held = new Set(existing ? idList(existing[f.name]) : []);
+      const ids = idList(v).filter((x) => !held.has(x));
       if (ids.length) relationChecks.push({ field: f.name, collectionId: f.collectionId, ids });
     }
   }
