@@ -211,7 +211,8 @@ export interface ResolvedWrite {
    * `credits = 15`, `{"+tags": "x"}` as the whole new list), as PocketBase exposes it. Keys that name no
    * field (`passwordConfirm`, `oldPassword`, …) stay as sent; fields the server ignores (`autodate`) are
    * absent, since nothing is stored for them. A key whose value failed validation keeps its sent value
-   * under the field's name, so a guard such as `@request.body.credits:isset = false` still sees it.
+   * under the field's name, so a guard such as `@request.body.credits:isset = false` still sees it
+   * (as `null` when it holds a NUL character or nests too deeply).
    */
   ruleBody: Record<string, unknown>;
   /** Per-key problems found so far (types, unknown fields, modifiers, NUL characters, …). */
@@ -259,7 +260,8 @@ export function resolveWrite(c: Collection, body: unknown, existing?: Record<str
     const m = /^(\+)?([a-zA-Z_][a-zA-Z0-9_]*)([+-])?$/.exec(key);
     const field = m ? fieldsByName.get(m[2]) : undefined;
     const limit = inputLimitError(raw);
-    if (!field) ruleBody[key] = raw;
+    // A value refused outright (NUL, too deep) reads as null: still "set", and never a query parameter.
+    if (!field) ruleBody[key] = limit ? null : raw;
     if (PASSTHROUGH_KEYS.has(key) || (isAuth && (key === 'passwordConfirm' || key === 'oldPassword'))) {
       // Not stored; still checked, since a hook or a later step may read them.
       if (limit) errors[key] = limit;
@@ -272,7 +274,7 @@ export function resolveWrite(c: Collection, body: unknown, existing?: Record<str
     if (field.type === 'autodate') continue; // set by the server only, like PocketBase
     if (limit) {
       errors[key] = limit;
-      failed.set(field, raw);
+      failed.set(field, null);
       continue;
     }
     if (field.system && field.name === 'tokenKey') {
