@@ -12,7 +12,7 @@ import { CollectionRegistry, migrateUp, writeChangeMigration } from '../schema/i
 import { RecordsService } from '../records/index.ts';
 import { ApiKeys, AuthService, RefreshTokens, RoleDirectory, TokenService, loadRefreshSecret, loadTokenKeys } from '../auth/index.ts';
 import { createLogger, createMetrics, instrumentDatabase, prettyLogs, type Metrics } from '../telemetry/index.ts';
-import { registerRestApi, createFastRead, corsPolicy, requestIdSource, givenRequestId, serverTimeouts, startMetricsListener, type FastRead, type MetricsListener } from '../api/rest/index.ts';
+import { registerRestApi, createFastRead, corsPolicy, requestIdSource, givenRequestId, rewriteInvalidUrl, serverTimeouts, startMetricsListener, type FastRead, type MetricsListener } from '../api/rest/index.ts';
 import { AuditLog, actorOf } from '../audit/index.ts';
 import { loadSecretBox, type SecretBox } from '../secrets/index.ts';
 import { AuthEmailFlows } from '../auth/index.ts';
@@ -151,6 +151,8 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       // Behind configured reverse proxies, the client address comes from X-Forwarded-For.
       trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
       routerOptions: { maxParamLength: 256 },
+      // A NUL (%00) anywhere in the URL is a 400 before routing (api/rest/request-url.ts).
+      rewriteUrl: rewriteInvalidUrl,
     }) as unknown as FastifyInstance;
     http.decorate('basaltHsts', Boolean(config.tlsCert));
     // Metrics on the public port only behind their token, and not at all when they have a listener of their own.

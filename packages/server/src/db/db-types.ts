@@ -92,6 +92,19 @@ export interface Dialect {
   readonly bootstrapLock: string;
   /** Appended to a SELECT inside a transaction to lock the rows it reads (` FOR UPDATE`; empty on SQLite, whose writer lock covers it). */
   readonly rowLockSuffix: string;
+  /**
+   * Appended to a SELECT inside a transaction to keep the rows it reads from being deleted (or their key
+   * changed) until commit, without blocking ordinary updates of them: what a foreign-key check takes
+   * (` FOR KEY SHARE`; empty on SQLite, whose writer lock covers it). Record writes take it on the
+   * targets of the relations they set, so a concurrent delete cannot leave a dangling reference.
+   */
+  readonly rowKeyShareSuffix: string;
+  /**
+   * Whether a failed statement or commit is a transient conflict between concurrent transactions
+   * (PostgreSQL deadlock or serialization failure): the transaction was rolled back and running it
+   * again can succeed. Always false on SQLite, whose write transactions take turns.
+   */
+  isTransientConflict(e: unknown): boolean;
   /** How the driver reports a unique-constraint violation. */
   isUniqueViolation(e: unknown): boolean;
 }

@@ -73,6 +73,10 @@ export const errorCatalogue = {
   otp_invalid: { status: 400, message: 'Invalid or expired OTP.' },
   // Operations (metrics access, docs/operations.md).
   metrics_unauthorized: { status: 401, message: 'The metrics need the metrics bearer token.' },
+  // Input limits of the record write path and body/URL parsing (docs/records-api.md "Bad input"):
+  // checked where input is decoded, before it can reach SQL or a recursive consumer.
+  json_too_deep: { status: 400, message: 'The JSON is nested too deeply (at most 64 levels).' },
+  url_invalid: { status: 400, message: 'The URL contains a NUL character (%00), which is not accepted.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */

@@ -5,6 +5,7 @@ import { BasaltError } from '../errors/index.ts';
 import type { Dialect, SqlValue } from '../db/index.ts';
 import { storageShape, type Collection, type Field } from '../schema/index.ts';
 import { isSecretField } from './record-codec.ts';
+import { hasNul } from '../tools/index.ts';
 
 /** Default and maximum page sizes (PocketBase's). */
 export const DEFAULT_PER_PAGE = 30;
@@ -87,7 +88,8 @@ export function cursorCondition(d: Dialect, alias: string, terms: SortTerm[], cu
   }
   const values = decoded.v.map((v, i) => {
     const kind = storageShape(terms[i].field as Field).kind;
-    const ok = (kind === 'number' && typeof v === 'number') || (kind === 'bool' && typeof v === 'boolean') || (kind === 'text' && typeof v === 'string');
+    // A NUL never comes from a stored value (PostgreSQL text cannot hold one): a tampered cursor.
+    const ok = (kind === 'number' && typeof v === 'number') || (kind === 'bool' && typeof v === 'boolean') || (kind === 'text' && typeof v === 'string' && !hasNul(v));
     if (!ok) throw new BasaltError('cursor_invalid');
     return v as SqlValue;
   });

@@ -4,7 +4,7 @@
  * Compiled per collection version, run per request.
  */
 import { BasaltError, type FieldErrors } from '../errors/index.ts';
-import { FORBIDDEN_KEYS, ID_PATTERN, formatTimestamp, hashPassword, newId, normalizeTimestamp, screenPassword, verifyPassword } from '../tools/index.ts';
+import { FORBIDDEN_KEYS, ID_PATTERN, MAX_JSON_DEPTH, formatTimestamp, hashPassword, inspectJson, newId, normalizeTimestamp, screenPassword, verifyPassword } from '../tools/index.ts';
 import { DEFAULT_SECRET_MAX, isMultiValued, zeroValue, type Collection, type Field } from '../schema/index.ts';
 
 /** Largest JSON field value, in bytes of its JSON text, when the field sets no `maxSize`. */
@@ -164,6 +164,11 @@ function check(field: Field, v: unknown): { code: string; message: string } | un
   }
 }
 
+/** The record ids of a relation value (one id or a list). */
+function idList(v: unknown): string[] {
+  return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string' && x !== '');
+}
+
 /** Who is writing, for the auth fields that only some callers may set. */
 export interface WriteAuthority {
   /** A superuser, or a caller the collection's manageRule admits: may set `verified`, `email`, `password` freely. */
@@ -195,68 +200,168 @@ function authFieldGuard(c: Collection, values: Record<string, unknown>, existing
 }
 
 /**
- * Validate a create (`existing` undefined) or update body and produce the values to write.
- * Throws `validation_failed` with every field's problem at once.
+ * A write body resolved against the collection, before any check that depends on who writes: every key
+ * mapped to its field, modifiers applied to the current values, and the body as rules see it.
+ * Made by {@link resolveWrite}, finished by {@link finishWrite}.
  */
-export async function prepareWrite(c: Collection, body: unknown, existing?: Record<string, unknown>, who: WriteAuthority = { privileged: true }): Promise<PreparedWrite> {
-  if (!isPlainObject(body)) throw new BasaltError('validation_failed', { message: 'The request body must be a JSON object.' });
+export interface ResolvedWrite {
+  /**
+   * `@request.body` for the collection's rules: every key that names a field appears under the field's
+   * name with the value the write will store (`{"credits+": 5}` on a record holding 10 reads as
+   * `credits = 15`, `{"+tags": "x"}` as the whole new list), as PocketBase exposes it. Keys that name no
+   * field (`passwordConfirm`, `oldPassword`, …) stay as sent; fields the server ignores (`autodate`) are
+   * absent, since nothing is stored for them. A key whose value failed validation keeps its sent value
+   * under the field's name, so a guard such as `@request.body.credits:isset = false` still sees it
+   * (as `null` when it holds a NUL character or nests too deeply).
+   */
+  ruleBody: Record<string, unknown>;
+  /** Per-key problems found so far (types, unknown fields, modifiers, NUL characters, …). */
+  errors: FieldErrors;
+  /** The body as sent. */
+  readonly body: Record<string, unknown>;
+  /** Fields set by their plain key, with the coerced value. */
+  readonly submitted: ReadonlyMap<Field, unknown>;
+  /** Every field the write sets (plain key or modifier), with the value it will store. */
+  readonly merged: ReadonlyMap<Field, unknown>;
+}
+
+/** A field error for a value that holds a NUL character or nests too deeply; undefined when it is clean. */
+function inputLimitError(raw: unknown): { code: string; message: string } | undefined {
+  const problem = inspectJson(raw, MAX_JSON_DEPTH);
+  if (!problem) return undefined;
+  return problem.problem === 'nul'
+    ? { code: 'validation_nul_character', message: 'Must not contain NUL characters.' }
+    : { code: 'validation_json_too_deep', message: `Must not nest deeper than ${MAX_JSON_DEPTH} levels.` };
+}
+
+/**
+ * Resolve a create (`existing` undefined) or update body: map keys to fields (`f`, `+f`, `f+`, `f-`),
+ * coerce values, apply modifiers in PocketBase's order (the plain key first, then each modifier as
+ * sent), and build the body rules see. Never throws for bad input: problems are collected in `errors`,
+ * which {@link finishWrite} reports, so the caller can check its rules first and answer a denied
+ * caller without revealing validation details.
+ */
+export function resolveWrite(c: Collection, body: unknown, existing?: Record<string, unknown>): ResolvedWrite {
+  const input = isPlainObject(body) ? body : {};
   const errors: FieldErrors = {};
   const fieldsByName = new Map(c.fields.map((f) => [f.name, f]));
   const submitted = new Map<Field, unknown>();
-  const modifiers: { field: Field; op: '+' | '-'; value: unknown; prepend: boolean }[] = [];
+  const modifiers: { field: Field; op: '+' | '-'; value: unknown; prepend: boolean; key: string }[] = [];
+  const ruleBody: Record<string, unknown> = {};
+  /** Raw values of field keys that failed, shown to rules under the field name when nothing valid replaces them. */
+  const failed = new Map<Field, unknown>();
   const isAuth = c.type === 'auth';
 
-  for (const [key, raw] of Object.entries(body)) {
+  for (const [key, raw] of Object.entries(input)) {
     if (FORBIDDEN_KEYS.has(key)) {
       errors[key] = { code: 'validation_forbidden_key', message: 'This key is not allowed.' };
       continue;
     }
-    if (PASSTHROUGH_KEYS.has(key)) continue;
-    if (isAuth && key === 'passwordConfirm') continue;
-    if (isAuth && key === 'oldPassword') continue;
     const m = /^(\+)?([a-zA-Z_][a-zA-Z0-9_]*)([+-])?$/.exec(key);
     const field = m ? fieldsByName.get(m[2]) : undefined;
+    const limit = inputLimitError(raw);
+    // A value refused outright (NUL, too deep) reads as null: still "set", and never a query parameter.
+    if (!field) ruleBody[key] = limit ? null : raw;
+    if (PASSTHROUGH_KEYS.has(key) || (isAuth && (key === 'passwordConfirm' || key === 'oldPassword'))) {
+      // Not stored; still checked, since a hook or a later step may read them.
+      if (limit) errors[key] = limit;
+      continue;
+    }
     if (!m || !field) {
       errors[key] = { code: 'validation_unknown_field', message: 'Unknown field.' };
       continue;
     }
     if (field.type === 'autodate') continue; // set by the server only, like PocketBase
+    if (limit) {
+      errors[key] = limit;
+      failed.set(field, null);
+      continue;
+    }
     if (field.system && field.name === 'tokenKey') {
       errors[key] = { code: 'validation_forbidden_key', message: 'This field cannot be set.' };
+      failed.set(field, raw);
       continue;
     }
     if (field.name === 'id') {
+      if (m[1] || m[3]) {
+        errors[key] = { code: 'validation_invalid_modifier', message: 'Only number and multi-value fields take + and - modifiers.' };
+        failed.set(field, raw);
+        continue;
+      }
       if (existing) {
         if (raw !== existing.id) errors.id = { code: 'validation_id_immutable', message: 'The id cannot be changed.' };
+        else submitted.set(field, raw);
         continue;
       }
       if (raw === '' || raw === null) continue;
-      if (typeof raw !== 'string' || !ID_PATTERN.test(raw)) errors.id = { code: 'validation_invalid_id', message: 'Ids are 15 lowercase letters and digits.' };
-      else submitted.set(field, raw);
+      if (typeof raw !== 'string' || !ID_PATTERN.test(raw)) {
+        errors.id = { code: 'validation_invalid_id', message: 'Ids are 15 lowercase letters and digits.' };
+        failed.set(field, raw);
+      } else submitted.set(field, raw);
       continue;
     }
     if (m[1] || m[3]) {
       if (!(field.type === 'number' || isMultiValued(field))) {
         errors[key] = { code: 'validation_invalid_modifier', message: 'Only number and multi-value fields take + and - modifiers.' };
+        failed.set(field, raw);
         continue;
       }
-      modifiers.push({ field, op: (m[3] as '+' | '-') ?? '+', value: raw, prepend: Boolean(m[1]) });
+      modifiers.push({ field, op: (m[3] as '+' | '-') ?? '+', value: raw, prepend: Boolean(m[1]), key });
       continue;
     }
     const r = coerce(field, raw);
-    if ('code' in r) errors[key] = r;
-    else submitted.set(field, r.value);
+    if ('code' in r) {
+      errors[key] = r;
+      failed.set(field, raw);
+    } else submitted.set(field, r.value);
   }
 
+  const merged = new Map<Field, unknown>();
+  for (const mod of modifiers) {
+    const f = mod.field;
+    let v = merged.has(f) ? merged.get(f) : submitted.has(f) ? submitted.get(f) : existing ? existing[f.name] : zeroValue(f);
+    if (f.type === 'number') {
+      if (typeof mod.value !== 'number' || !Number.isFinite(mod.value)) {
+        errors[mod.key] = { code: 'validation_invalid_number', message: 'Must be a finite number.' };
+        failed.set(f, mod.value);
+        continue;
+      }
+      v = (typeof v === 'number' ? v : 0) + (mod.op === '+' ? mod.value : -mod.value);
+    } else {
+      const items = typeof mod.value === 'string' ? [mod.value] : mod.value;
+      if (!Array.isArray(items) || items.some((x) => typeof x !== 'string')) {
+        errors[mod.key] = { code: 'validation_invalid_type', message: 'Must be a string or a list of strings.' };
+        failed.set(f, mod.value);
+        continue;
+      }
+      const cur = Array.isArray(v) ? (v as string[]) : [];
+      v = mod.op === '-' ? cur.filter((x) => !items.includes(x)) : mod.prepend ? [...new Set([...items, ...cur])] : [...new Set([...cur, ...items])];
+    }
+    merged.set(f, v);
+  }
+  for (const [f, v] of submitted) if (!merged.has(f)) merged.set(f, v);
+  for (const [f, v] of merged) ruleBody[f.name] = v;
+  for (const [f, raw] of failed) if (!(f.name in ruleBody)) ruleBody[f.name] = raw;
+  return { ruleBody, errors, body: input, submitted, merged };
+}
+
+/**
+ * Finish a resolved write: the checks that depend on who writes (auth fields, read-only fields, the
+ * password and its confirmation), every field's constraints, password hashing and token keys.
+ * Throws `validation_failed` with every field's problem at once (those of {@link resolveWrite} too).
+ */
+export async function finishWrite(c: Collection, resolved: ResolvedWrite, existing?: Record<string, unknown>, who: WriteAuthority = { privileged: true }): Promise<PreparedWrite> {
+  const { body, submitted, merged } = resolved;
+  const errors: FieldErrors = { ...resolved.errors };
+  const isAuth = c.type === 'auth';
   const now = formatTimestamp();
   const values: Record<string, unknown> = {};
   const relationChecks: PreparedWrite['relationChecks'] = [];
   for (const f of c.fields) {
-    let v: unknown;
     const has = submitted.has(f);
+    const touched = merged.has(f);
     if (f.name === 'id') {
-      v = existing ? existing.id : has ? submitted.get(f) : newId();
-      if (!existing) values.id = v;
+      if (!existing) values.id = has ? submitted.get(f) : newId();
       continue;
     }
     if (f.system && f.name === 'tokenKey') continue; // generated below, never from input
@@ -265,24 +370,7 @@ export async function prepareWrite(c: Collection, body: unknown, existing?: Reco
       else if (!existing) values[f.name] = '';
       continue;
     }
-    v = has ? submitted.get(f) : existing ? existing[f.name] : zeroValue(f);
-    for (const mod of modifiers.filter((x) => x.field === f)) {
-      if (f.type === 'number') {
-        if (typeof mod.value !== 'number' || !Number.isFinite(mod.value)) {
-          errors[`${f.name}${mod.op}`] = { code: 'validation_invalid_number', message: 'Must be a finite number.' };
-          continue;
-        }
-        v = (typeof v === 'number' ? v : 0) + (mod.op === '+' ? mod.value : -mod.value);
-      } else {
-        const items = typeof mod.value === 'string' ? [mod.value] : mod.value;
-        if (!Array.isArray(items) || items.some((x) => typeof x !== 'string')) {
-          errors[`${f.name}${mod.op}`] = { code: 'validation_invalid_type', message: 'Must be a string or a list of strings.' };
-          continue;
-        }
-        const cur = Array.isArray(v) ? (v as string[]) : [];
-        v = mod.op === '-' ? cur.filter((x) => !items.includes(x)) : mod.prepend ? [...new Set([...items, ...cur])] : [...new Set([...cur, ...items])];
-      }
-    }
+    const v = touched ? merged.get(f) : existing ? existing[f.name] : zeroValue(f);
     if (f.type === 'password') {
       if (!has) {
         if (!existing && f.required) errors[f.name] = { code: 'validation_required', message: 'Cannot be blank.' };
@@ -297,16 +385,19 @@ export async function prepareWrite(c: Collection, body: unknown, existing?: Reco
         errors.passwordConfirm = { code: 'validation_values_mismatch', message: 'Values don\'t match.' };
       } else if (isAuth && existing && !who.privileged && !(typeof body.oldPassword === 'string' && who.passwordHash && (await verifyPassword(body.oldPassword, who.passwordHash)))) {
         errors.oldPassword = { code: 'validation_invalid_old_password', message: 'Missing or invalid old password.' };
-      } else values[f.name] = await hashPassword(v as string);
+      } else if (!Object.keys(errors).length) values[f.name] = await hashPassword(v as string);
       continue;
     }
     if (!errors[f.name]) {
       const problem = check(f, v);
       if (problem) errors[f.name] = problem;
     }
-    if (!existing || has || modifiers.some((x) => x.field === f)) values[f.name] = v;
-    if (f.type === 'relation' && (has || !existing) && !errors[f.name]) {
-      const ids = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string' && x !== '');
+    if (!existing || touched) values[f.name] = v;
+    // Modified relations are checked like replaced ones (`rel+` must not store a dangling id either),
+    // for the ids the write adds: those the locked row holds already exist (a delete unlinks them).
+    if (f.type === 'relation' && (touched || !existing) && !errors[f.name]) {
+      const held = new Set(existing ? idList(existing[f.name]) : []);
+      const ids = idList(v).filter((x) => !held.has(x));
       if (ids.length) relationChecks.push({ field: f.name, collectionId: f.collectionId, ids });
     }
   }
@@ -325,6 +416,15 @@ export async function prepareWrite(c: Collection, body: unknown, existing?: Reco
   if (isAuth && existing && 'email' in values && values.email !== existing.email) values.tokenKey = newId(50);
   if (Object.keys(errors).length) throw new BasaltError('validation_failed', { data: errors });
   return { values, relationChecks };
+}
+
+/**
+ * Validate a create (`existing` undefined) or update body and produce the values to write
+ * ({@link resolveWrite} then {@link finishWrite}). Throws `validation_failed` with every field's problem at once.
+ */
+export async function prepareWrite(c: Collection, body: unknown, existing?: Record<string, unknown>, who: WriteAuthority = { privileged: true }): Promise<PreparedWrite> {
+  if (!isPlainObject(body)) throw new BasaltError('validation_failed', { message: 'The request body must be a JSON object.' });
+  return finishWrite(c, resolveWrite(c, body, existing), existing, who);
 }
 
 /**

@@ -5,12 +5,12 @@
  */
 import { BasaltError, isBasaltError } from '../errors/index.ts';
 import { appendChanges, type Database, type Executor, type SqlValue, type NewChange } from '../db/index.ts';
-import { ID_PATTERN } from '../tools/index.ts';
-import { storageShape, type Collection, type CollectionRegistry, type Field, type RelationField, type Rule, type RuleKey } from '../schema/index.ts';
+import { ID_PATTERN, formatTimestamp } from '../tools/index.ts';
+import { storageShape, zeroValue, type Collection, type CollectionRegistry, type Field, type RelationField, type Rule, type RuleKey } from '../schema/index.ts';
 import { compileToSql, parseExpression, type Expr, type RequestContext } from '../rules/index.ts';
 import { encodeValue, rowToRecord, selectColumns, stripHidden, isSecretField, sealSecret, type ApiRecord } from './record-codec.ts';
 import type { SecretBox } from '../secrets/index.ts';
-import { prepareWrite, castFormValues } from './record-validate.ts';
+import { resolveWrite, finishWrite, castFormValues, type ResolvedWrite } from './record-validate.ts';
 import { parseSort, orderBy, intParam, encodeCursor, cursorCondition, DEFAULT_PER_PAGE, MAX_PER_PAGE } from './record-query.ts';
 import { parseFieldsParam, pickFields } from './record-fields.ts';
 import { schemaLookup } from './record-schema-lookup.ts';
@@ -62,6 +62,8 @@ const MAX_FILTER_LENGTH = 3500;
 const IN_CHUNK = 500;
 /** How deep cascading deletes may go before we refuse (cycles are caught separately). */
 const MAX_CASCADE_DEPTH = 16;
+/** Attempts of a write transaction that PostgreSQL rolled back for a deadlock or serialization failure. */
+const TX_ATTEMPTS = 4;
 
 /** Is `id` of a shape that can exist? Anything else is "not found" without touching the database. */
 function plausibleId(id: string): boolean {
@@ -157,6 +159,11 @@ export class RecordsService {
       dialect: this.db.dialect, schema: this.#lookup(), collection: c.name, tableAlias: alias, request: ctx.request, allowHidden: true,
     });
     return { kind: 'sql', sql, params };
+  }
+
+  /** A `null` rule is for superusers only: answered before anything about the request is looked at. */
+  #requireRule(c: Collection, key: RuleKey, ctx: CallContext): void {
+    if (c[key] === null && ctx.principal.kind !== 'superuser') throw new BasaltError('superuser_required');
   }
 
   #ruleOrThrow(c: Collection, key: RuleKey, ctx: CallContext, alias: string): RuleSql {
@@ -289,24 +296,38 @@ export class RecordsService {
     return row;
   }
 
-  /** Create a record. Runs in `tx` when given (batch), else in its own transaction. */
+  /**
+   * Create a record. Runs in `tx` when given (batch), else in its own transaction.
+   *
+   * Order of checks: a `null` create rule (403) first; then the create rule on the record as it would
+   * be stored, with `@request.body` as the write will store it (400 `record_create_denied`), before any
+   * validation detail or unique/relation lookup can answer a caller the rule denies; then validation.
+   */
   async create(ctx: CallContext, collection: string, body: unknown, out: OutputParams = {}, tx?: Executor): Promise<unknown> {
     const c = this.registry.get(collection);
-    const rule = this.#ruleOrThrow(c, 'createRule', ctx, this.db.dialect.quoteIdent(c.name));
+    const alias = this.db.dialect.quoteIdent(c.name);
+    this.#requireRule(c, 'createRule', ctx);
     const expandTree = parseExpand(out.expand);
     const fieldsTree = parseFieldsParam(out.fields);
+    const resolved = resolveWrite(c, body);
+    const rctx = withRuleBody(ctx, resolved.ruleBody);
+    const rule = this.#ruleOrThrow(c, 'createRule', rctx, alias);
+    // Outside the write transaction (it only reads), unless a batch has written rows the rule may read.
+    if (rule.kind === 'sql' && !(await this.#draftPasses(tx ?? this.db, c, resolved, rule))) throw new BasaltError('record_create_denied');
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BasaltError('validation_failed', { message: 'The request body must be a JSON object.' });
     // Creating auth records with `verified` set is for superusers; the manage rule applies to updates.
-    const prepared = await prepareWrite(c, body, undefined, { privileged: ctx.principal.kind === 'superuser', superuser: ctx.principal.kind === 'superuser' });
+    // Validated (and passwords hashed) before the transaction opens: SQLite has one writer.
+    const prepared = await finishWrite(c, resolved, undefined, { privileged: ctx.principal.kind === 'superuser', superuser: ctx.principal.kind === 'superuser' });
     return this.#inTx(tx, async (ex) => {
       await this.#checkRelations(ex, prepared.relationChecks);
       await this.#checkUnique(ex, c, prepared.values, null);
-      const values = prepared.values;
+      const values = { ...prepared.values };
       await this.hooks.run({ op: 'create', collection: c, record: values, original: null, principal: ctx.principal, tx: ex }, async () => {
         await this.#insert(ex, c, values);
       });
       const id = String(values.id);
-      // PocketBase semantics: the create rule is checked against the record as it would be stored,
-      // inside the transaction, so it can use relations; a failure rolls the insert back.
+      // Checked again on the stored row, inside the transaction (hooks may have changed it); a failure
+      // rolls the insert back.
       if (!(await this.#rowPasses(ex, c, id, rule))) throw new BasaltError('record_create_denied');
       const stored = await this.#readRaw(ex, c, id);
       await this.#log(ex, [{ collection: c.name, recordId: id, op: 'create', data: logData(c, stored) }]);
@@ -314,18 +335,34 @@ export class RecordsService {
     });
   }
 
-  /** Update a record (PATCH semantics). */
+  /**
+   * Update a record (PATCH semantics).
+   *
+   * The row is locked for the rest of the transaction before it is read (see {@link #lockRow}), so
+   * modifiers (`n+`, `tags+`, …) and the rules see the row as it is when the write commits: concurrent
+   * updates of one record take turns instead of losing each other's changes. Order of checks: a `null`
+   * update rule (403); a missing record or one the update rule (with `@request.body` as the write will
+   * store it) excludes are the same 404; only then validation (400); last, the update rule on the
+   * merged record (403 `rule_denied`, rolled back).
+   */
   async update(ctx: CallContext, collection: string, id: string, body: unknown, out: OutputParams = {}, tx?: Executor): Promise<unknown> {
     const c = this.registry.get(collection);
+    const alias = this.db.dialect.quoteIdent(c.name);
+    this.#requireRule(c, 'updateRule', ctx);
     const expandTree = parseExpand(out.expand);
     const fieldsTree = parseFieldsParam(out.fields);
     return this.#inTx(tx, async (ex) => {
-      const row = await this.#fetch(ex, c, id, ctx, 'updateRule');
+      const row = await this.#lockRow(ex, c, id);
       const existing = this.#decode(c, row);
+      const resolved = resolveWrite(c, body, existing);
+      const rctx = withRuleBody(ctx, resolved.ruleBody);
+      const rule = this.#ruleOrThrow(c, 'updateRule', rctx, alias);
+      if (!(await this.#rowPasses(ex, c, id, rule))) throw new BasaltError('record_not_found');
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BasaltError('validation_failed', { message: 'The request body must be a JSON object.' });
       const authority = c.type === 'auth'
-        ? { privileged: await this.#mayManage(ex, c, id, ctx), superuser: ctx.principal.kind === 'superuser', passwordHash: typeof row.password === 'string' ? row.password : undefined }
+        ? { privileged: await this.#mayManage(ex, c, id, rctx), superuser: ctx.principal.kind === 'superuser', passwordHash: typeof row.password === 'string' ? row.password : undefined }
         : { privileged: true, superuser: ctx.principal.kind === 'superuser' };
-      const prepared = await prepareWrite(c, body, existing, authority);
+      const prepared = await finishWrite(c, resolved, existing, authority);
       await this.#checkRelations(ex, prepared.relationChecks);
       await this.#checkUnique(ex, c, prepared.values, id);
       await this.hooks.run({ op: 'update', collection: c, record: prepared.values, original: existing, principal: ctx.principal, tx: ex }, async () => {
@@ -333,7 +370,6 @@ export class RecordsService {
       });
       // The update rule holds for the merged record too, so a PATCH cannot move a row out of the
       // caller's reach (e.g. hand it to another owner); failing rolls the update back.
-      const rule = this.#ruleOrThrow(c, 'updateRule', ctx, this.db.dialect.quoteIdent(c.name));
       if (rule.kind === 'sql' && !(await this.#rowPasses(ex, c, id, rule))) {
         throw new BasaltError('rule_denied', { message: 'The update rule does not hold for the updated record.' });
       }
@@ -341,6 +377,45 @@ export class RecordsService {
       await this.#log(ex, [{ collection: c.name, recordId: id, op: 'update', data: logData(c, stored) }]);
       return (await this.#present(ctx, c, [this.#decode(c, stored)], expandTree, fieldsTree, ex))[0];
     });
+  }
+
+  /**
+   * Read row `id` of `c` and lock it until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's
+   * write transactions are serialised already). No rule here: the caller checks it on the locked row,
+   * and answers a row it excludes with the same 404 as a missing one.
+   */
+  async #lockRow(ex: Executor, c: Collection, id: string): Promise<Record<string, unknown>> {
+    if (!plausibleId(id)) throw new BasaltError('record_not_found');
+    const row = await ex.get(`${this.#byIdSql(c)}${this.db.dialect.rowLockSuffix}`, [id]);
+    if (!row) throw new BasaltError('record_not_found');
+    return row;
+  }
+
+  /**
+   * Whether a record not yet stored would satisfy a compiled rule: the rule's SQL runs against a
+   * one-row derived table under the collection's name, built from the values the write will store
+   * (typed parameters, so both dialects compare them as their columns). Values that failed validation
+   * count as their field's zero value; the rule still sees what was sent through `@request.body`.
+   */
+  async #draftPasses(ex: Executor, c: Collection, resolved: ResolvedWrite, rule: RuleSql): Promise<boolean> {
+    if (rule.kind !== 'sql') return rule.kind === 'allow';
+    const d = this.db.dialect;
+    const now = formatTimestamp();
+    const cols: string[] = [];
+    const params: SqlValue[] = [];
+    for (const f of c.fields) {
+      let v: unknown = resolved.merged.has(f) ? resolved.merged.get(f) : zeroValue(f);
+      if (f.name === 'id' && !resolved.merged.has(f)) v = '';
+      // Never parameters of a rule check: the plaintext password, a token key, a secret.
+      if (f.type === 'password' || f.type === 'secret' || (f.system && f.name === 'tokenKey')) v = '';
+      if (f.type === 'autodate') v = f.onCreate ? now : '';
+      const kind = storageShape(f).kind;
+      cols.push(`${kind === 'json' ? d.jsonParam('?') : d.typedParam(kind)} AS ${d.quoteIdent(f.name)}`);
+      params.push(encodeValue(f, v));
+    }
+    const alias = d.quoteIdent(c.name);
+    const sql = `SELECT 1 AS ok FROM (SELECT ${cols.join(', ')}) AS ${alias} WHERE (${rule.sql})`;
+    return (await ex.get(sql, [...params, ...rule.params])) !== undefined;
   }
 
   /** Superusers, and callers the auth collection's manage rule admits for this record. */
@@ -355,25 +430,44 @@ export class RecordsService {
     return (await ex.get(`SELECT 1 AS ok FROM ${alias} WHERE ${alias}.id = ? AND (${rule.sql})`, [id, ...rule.params])) !== undefined;
   }
 
-  /** Delete a record, applying relation cascades. */
+  /**
+   * Delete a record, applying relation cascades. The record and every referrer it changes are locked
+   * first (see {@link #lockRow}), so a concurrent `rel+` on a referrer is not lost when the reference
+   * is removed. A missing record and one the delete rule excludes are the same 404.
+   */
   async delete(ctx: CallContext, collection: string, id: string, tx?: Executor): Promise<void> {
     const c = this.registry.get(collection);
+    const alias = this.db.dialect.quoteIdent(c.name);
+    const rule = this.#ruleOrThrow(c, 'deleteRule', ctx, alias);
     await this.#inTx(tx, async (ex) => {
-      const row = await this.#fetch(ex, c, id, ctx, 'deleteRule');
+      const row = await this.#lockRow(ex, c, id);
+      if (!(await this.#rowPasses(ex, c, id, rule))) throw new BasaltError('record_not_found');
       const changes: NewChange[] = [];
       await this.#deleteCascade(ex, c, row, ctx, changes, new Set(), 0);
       await this.#log(ex, changes);
     });
   }
 
-  /** Run `fn` in `tx` if given, else in a new transaction. */
+  /** Run `fn` in `tx` if given, else in a new transaction (see {@link transaction}). */
   #inTx<T>(tx: Executor | undefined, fn: (ex: Executor) => Promise<T>): Promise<T> {
-    return tx ? fn(tx) : this.db.transaction(fn);
+    return tx ? fn(tx) : this.transaction(fn);
   }
 
-  /** Open a transaction for a batch: writes passed this executor commit or roll back together. */
-  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
-    return this.db.transaction(fn);
+  /**
+   * Open a transaction for a batch: writes passed this executor commit or roll back together.
+   * A transient conflict with a concurrent transaction (a PostgreSQL deadlock between row locks, which
+   * PostgreSQL resolves by rolling one back) runs `fn` again, up to {@link TX_ATTEMPTS} times in all:
+   * `fn` must not have effects outside the transaction.
+   */
+  async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction(fn);
+      } catch (e) {
+        if (attempt >= TX_ATTEMPTS || !this.db.dialect.isTransientConflict(e)) throw e;
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+      }
+    }
   }
 
   async #log(ex: Executor, changes: NewChange[]): Promise<void> {
@@ -426,7 +520,8 @@ export class RecordsService {
       const found = new Set<string>();
       for (let i = 0; i < check.ids.length; i += IN_CHUNK) {
         const chunk = check.ids.slice(i, i + IN_CHUNK);
-        const rows = await ex.all<{ id: string }>(`SELECT id FROM ${this.db.dialect.quoteIdent(target.name)} WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk);
+        // Key-share locked: the targets cannot be deleted before this write commits (no dangling reference).
+        const rows = await ex.all<{ id: string }>(`SELECT id FROM ${this.db.dialect.quoteIdent(target.name)} WHERE id IN (${chunk.map(() => '?').join(', ')})${this.db.dialect.rowKeyShareSuffix}`, chunk);
         for (const r of rows) found.add(r.id);
       }
       if (check.ids.some((x) => !found.has(x))) errors[check.field] = { code: 'validation_missing_rel_records', message: 'Failed to find all relation records with the provided ids.' };
@@ -484,7 +579,8 @@ export class RecordsService {
         const otherAlias = d.quoteIdent(other.name);
         const col = `${otherAlias}.${d.quoteIdent(f.name)}`;
         const cond = multi ? `EXISTS (SELECT 1 FROM ${d.jsonEach(col, 'je')} WHERE je.value = ?)` : `${col} = ?`;
-        const referrers = await ex.all(`SELECT ${selectColumns(other, d.quoteIdent, otherAlias)} FROM ${otherAlias} WHERE ${cond}`, [id]);
+        // Locked: the reference is removed by read-modify-write, which must not undo a concurrent `rel+`.
+        const referrers = await ex.all(`SELECT ${selectColumns(other, d.quoteIdent, otherAlias)} FROM ${otherAlias} WHERE ${cond}${d.rowLockSuffix}`, [id]);
         for (const ref of referrers) {
           if (other.id === c.id && String(ref.id) === id) continue;
           if (f.cascadeDelete) {
@@ -704,6 +800,21 @@ export function parseExpand(param: string | undefined): ExpandTree | undefined {
     }
   }
   return root;
+}
+
+/**
+ * `ctx` with `@request.body` replaced by the body as the write will store it ({@link ResolvedWrite.ruleBody}),
+ * so rules such as `@request.body.credits:isset = false` cannot be bypassed with `credits+`, `+tags` or `tags-`.
+ */
+function withRuleBody(ctx: CallContext, body: Record<string, unknown>): CallContext {
+  const r = ctx.request;
+  // Query and headers stay lazy (LazyRequestContext builds them only when a rule reads them).
+  const request: RequestContext = {
+    auth: r.auth, body, method: r.method, context: r.context,
+    get query() { return r.query; },
+    get headers() { return r.headers; },
+  };
+  return { ...ctx, request };
 }
 
 /** A request context with nothing in it (rules compiled for validation, internal calls). */

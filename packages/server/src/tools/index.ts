@@ -46,3 +46,4 @@ export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constr
 
 export { hashPassword, verifyPassword, dummyPasswordHash, ARGON2_DEFAULTS } from './password-hash.ts';
 export { screenPassword } from './password-policy.ts';
+export { MAX_JSON_DEPTH, inspectJson, hasNul, type JsonProblem } from './json-limits.ts';

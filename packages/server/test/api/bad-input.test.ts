@@ -97,5 +97,52 @@ for (const dialect of dialects()) {
       const afterLog = (await t.app.http.inject({ method: 'GET', url: `/api/admin/changes?after=${before.lastSeq}&limit=1000`, headers: { authorization: t.superuserToken } })).json() as { items: { recordId: string }[] };
       assert.ok(afterLog.items.every((e) => e.recordId === 'thing0000000001'));
     });
+
+    it('random NUL characters and deep nesting in every parameter and body position never cause a 5xx or a write', async () => {
+      const before = (await t.app.http.inject({ method: 'GET', url: '/api/admin/changes?after=0&limit=1000', headers: { authorization: t.superuserToken } })).json() as { lastSeq: number };
+      // A string with a NUL somewhere in it.
+      const nulString = fc.tuple(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 })).map(([a, b]) => `${a}\u0000${b}`);
+      // JSON text that nests past the limit (65–5,000 levels), of arrays or objects (as text: the test's own
+      // JSON.stringify would overflow on it).
+      const deep = fc.tuple(fc.integer({ min: 65, max: 5000 }), fc.boolean()).map(([n, arrays]) => (arrays ? '['.repeat(n) + ']'.repeat(n) : '{"k":'.repeat(n) + '1' + '}'.repeat(n)));
+      const POISON = '__poison__';
+      // JSON text of a random value with `poison` at a random path inside it (a NUL string also as a key).
+      const poisoned = (poison: fc.Arbitrary<string>, asJson: boolean) => fc.tuple(fc.jsonValue({ maxDepth: 2 }), poison, fc.array(fc.constantFrom('title', 'n', 'data', 'tags', 'tags+', 'n+', '+tags', 'x'), { minLength: 1, maxLength: 3 }), fc.boolean())
+        .map(([base, p, path, asKey]) => {
+          const root: Record<string, unknown> = typeof base === 'object' && base !== null && !Array.isArray(base) ? { ...base } : { title: base };
+          let cur = root;
+          for (const key of path.slice(0, -1)) cur = (cur[key] = {}) as Record<string, unknown>;
+          if (!asJson && asKey) cur[p] = 1;
+          else cur[path[path.length - 1]] = asJson ? POISON : p;
+          const text = JSON.stringify(root);
+          return asJson ? text.replace(JSON.stringify(POISON), p) : text;
+        });
+      const body = fc.oneof(poisoned(nulString, false), poisoned(deep, true));
+      const param = fc.constantFrom('filter', 'sort', 'expand', 'fields', 'cursor', 'page', 'perPage', 'skipTotal', 'other');
+      const where = fc.constantFrom('create', 'update', 'batch', 'form', 'signin', 'query', 'path');
+      await fc.assert(
+        fc.asyncProperty(where, body, param, nulString, async (at, value, name, text) => {
+          let res;
+          if (at === 'create') res = await t.app.http.inject({ method: 'POST', url: '/api/collections/things/records', headers: json, payload: value });
+          else if (at === 'update') res = await t.app.http.inject({ method: 'PATCH', url: '/api/collections/things/records/thing0000000001', headers: json, payload: value });
+          else if (at === 'batch') {
+            res = await t.app.http.inject({ method: 'POST', url: '/api/batch', headers: json, payload: `{"requests":[{"method":"PATCH","url":"/api/collections/things/records/thing0000000001","body":${value}}]}` });
+          } else if (at === 'form') {
+            const boundary = 'fuzz-boundary';
+            const payload = `--${boundary}\r\nContent-Disposition: form-data; name="@jsonPayload"\r\n\r\n${value}\r\n--${boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\n${text}\r\n--${boundary}--\r\n`;
+            res = await t.app.http.inject({ method: 'POST', url: '/api/collections/things/records', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, payload });
+          } else if (at === 'signin') {
+            res = await t.app.http.inject({ method: 'POST', url: '/api/collections/_superusers/auth-with-password', headers: json, payload: `{"identity":${JSON.stringify(text)},"password":"x","extra":${value}}` });
+          } else if (at === 'query') res = await t.app.http.inject({ method: 'GET', url: `/api/collections/things/records?${name}=${encodeURIComponent(text)}` });
+          else res = await t.app.http.inject({ method: 'GET', url: `/api/collections/things/records/${encodeURIComponent(text)}` });
+          assert.ok(res.statusCode < 500, `${at} ${name} ${value.slice(0, 200)} → ${res.statusCode} ${res.body}`);
+          assert.ok(res.statusCode >= 400, `${at}: a NUL or deep value was accepted → ${res.statusCode} ${res.body.slice(0, 200)}`);
+          assert.ok(typeof (res.json() as { code?: unknown }).code === 'string', res.body);
+        }),
+        { numRuns: 150 },
+      );
+      const afterLog = (await t.app.http.inject({ method: 'GET', url: `/api/admin/changes?after=${before.lastSeq}&limit=1000`, headers: { authorization: t.superuserToken } })).json() as { items: unknown[] };
+      assert.equal(afterLog.items.length, 0, 'no write');
+    });
   });
 }

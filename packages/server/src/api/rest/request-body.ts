@@ -6,12 +6,17 @@
  *
  * Both are content-type parsers (busboy for forms), not plugins with hooks: a global hook costs every
  * request, including the reads that never carry a body (docs/decisions/003).
+ *
+ * Every parser applies the same input limits, so no route can forget them: a NUL character (U+0000)
+ * anywhere in a key or string value is a 400 `validation_failed` (PostgreSQL text cannot hold it), and
+ * JSON nested deeper than {@link MAX_JSON_DEPTH} levels is a 400 `json_too_deep` (recursive consumers
+ * would overflow the stack).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import busboy from 'busboy';
 import sjson from 'secure-json-parse';
 import { BasaltError } from '../../errors/index.ts';
-import { FORBIDDEN_KEYS } from '../../tools/index.ts';
+import { FORBIDDEN_KEYS, MAX_JSON_DEPTH, hasNul, inspectJson } from '../../tools/index.ts';
 
 /** Largest number of parts in one form. */
 const MAX_PARTS = 1000;
@@ -24,17 +29,33 @@ export class FormBody {
   }
 }
 
+/** The answer to a NUL character in a body: a validation error, naming the top-level member when there is one. */
+export function nulCharacterError(key?: string): BasaltError {
+  return new BasaltError('validation_failed', {
+    message: 'The request contains a NUL character (U+0000), which is not accepted.',
+    data: key === undefined ? {} : { [key]: { code: 'validation_nul_character', message: 'Must not contain NUL characters.' } },
+  });
+}
+
 function parseJson(text: string): unknown {
+  let value: unknown;
   try {
     // Prototype-poisoning keys are an error, never silently dropped.
-    return sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+    value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch (e) {
     throw new BasaltError('json_invalid', { cause: e });
   }
+  // JSON.parse itself is iterative; what comes after it (JSON.stringify, drivers, serialisers) is not.
+  const problem = inspectJson(value, MAX_JSON_DEPTH);
+  if (problem?.problem === 'too_deep') throw new BasaltError('json_too_deep');
+  if (problem) throw nulCharacterError(problem.key);
+  return value;
 }
 
 function addField(out: Record<string, unknown>, name: string, value: string): void {
   if (FORBIDDEN_KEYS.has(name)) throw new BasaltError('validation_failed', { message: `The form field "${name}" is not allowed.` });
+  if (hasNul(name)) throw nulCharacterError();
+  if (name !== '@jsonPayload' && hasNul(value)) throw nulCharacterError(name);
   if (name === '@jsonPayload') {
     const json = parseJson(value);
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new BasaltError('validation_failed', { message: '@jsonPayload must be a JSON object.' });
@@ -58,6 +79,14 @@ export function registerBodyParsers(app: FastifyInstance, bodyLimit: number): vo
     } catch (e) {
       done(e as Error, undefined);
     }
+  });
+
+  // Plain text reaches no record field, but it is a body like any other: the same NUL rule applies.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body);
+    if (hasNul(text)) return done(nulCharacterError(), undefined);
+    done(null, text);
   });
 
   app.addContentTypeParser('multipart/form-data', (request, payload, done) => {

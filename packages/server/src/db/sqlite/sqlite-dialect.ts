@@ -57,6 +57,8 @@ export const sqliteDialect: Dialect = {
   changeLogLock: '',
   bootstrapLock: '',
   rowLockSuffix: '',
+  rowKeyShareSuffix: '',
+  isTransientConflict: () => false,
   isUniqueViolation(e: unknown): boolean {
     const err = e as { code?: string; errcode?: number; message?: string };
     return (err?.errcode === 2067 || err?.errcode === 1555) || /UNIQUE constraint failed/.test(String(err?.message ?? ''));
