@@ -69,6 +69,9 @@ export const errorCatalogue = {
   email_token_invalid: { status: 400, message: 'The token is invalid, expired or already used.' },
   otp_disabled: { status: 403, message: 'The collection is not configured to allow OTP authentication.' },
   otp_invalid: { status: 400, message: 'Invalid or expired OTP.' },
+  // Identity hardening (auth ids, password sign-in options; docs/access-control.md).
+  auth_id_not_allowed: { status: 400, message: 'The id of an auth record is chosen by the server; leave "id" out of the sign-up.' },
+  password_auth_disabled: { status: 403, message: 'The collection is not configured to allow password authentication.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */

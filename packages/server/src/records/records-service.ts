@@ -17,6 +17,7 @@ import { schemaLookup } from './record-schema-lookup.ts';
 import { rowSerializer } from './record-serializer.ts';
 import { RecordHooks, type RecordOperation } from './record-hooks.ts';
 import type { Principal } from './principal.ts';
+import { refuseClientAuthId, registerAuthRecordIdHooks } from './auth-record-ids.ts';
 
 /** Who asks, and the request values rules may refer to (`@request.*`). */
 export interface CallContext {
@@ -88,6 +89,7 @@ export class RecordsService {
     this.db = db;
     this.registry = registry;
     this.#secrets = secrets;
+    registerAuthRecordIdHooks(this.hooks);
   }
 
   /** A stored row as the API shows it, secret fields decrypted (see {@link rowToRecord}). */
@@ -287,6 +289,7 @@ export class RecordsService {
   async create(ctx: CallContext, collection: string, body: unknown, out: OutputParams = {}, tx?: Executor): Promise<unknown> {
     const c = this.registry.get(collection);
     const rule = this.#ruleOrThrow(c, 'createRule', ctx, this.db.dialect.quoteIdent(c.name));
+    refuseClientAuthId(c, body, ctx.principal);
     const expandTree = parseExpand(out.expand);
     const fieldsTree = parseFieldsParam(out.fields);
     // Creating auth records with `verified` set is for superusers; the manage rule applies to updates.
