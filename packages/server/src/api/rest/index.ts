@@ -51,7 +51,7 @@ export function registerRestApi(app: FastifyInstance, deps: RestDeps): void {
     return reply.send();
   });
   registerBodyParsers(app, deps.bodyLimit);
-  registerIdempotency(app, deps.db, deps.auth, deps.metrics, deps.secrets);
+  registerIdempotency(app, deps.db, deps.auth, deps.registry, deps.metrics, deps.secrets);
   registerSystemRoutes(app, deps);
   registerCollectionRoutes(app, deps);
   registerRecordRoutes(app, deps);
