@@ -290,6 +290,13 @@ export class AuthService {
     if (!token) return ANONYMOUS;
     if (ApiKeys.looksLikeKey(token)) return this.apiKeys.principal(token);
     const claims = await this.#tokens.verify(token);
+    // A session-bound token lives only as long as its session: logout, "end other sessions" and
+    // reuse detection end its access tokens too, on this node at once and on others within
+    // SESSION_LIVE_TTL_MS. A cached answer costs no database read and no promise.
+    if (claims.sid !== undefined) {
+      const live = this.#refresh.accessSessionLive(claims.sid, claims.collectionId, claims.id);
+      if (live !== true && !(await live)) throw new BasaltError('token_invalid');
+    }
     const cacheKey = `${claims.collectionId}/${claims.id}`;
     const cached = this.#principals.get(cacheKey);
     if (cached && cached.tkh === claims.tkh && cached.until > Date.now()) return withSession(cached.principal, claims.sid, claims.amr);
