@@ -8,7 +8,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { openDatabase, type Database } from '../db/index.ts';
-import { CollectionRegistry, migrateUp, writeChangeMigration } from '../schema/index.ts';
+import { CollectionRegistry, ensureAuthEmailIndexes, migrateUp, writeChangeMigration } from '../schema/index.ts';
 import { RecordsService, ensureAuthRecordIds, releaseCollectionAuthIds } from '../records/index.ts';
 import { ApiKeys, AuthService, RefreshTokens, RoleDirectory, TokenService, loadRefreshSecret, loadTokenKeys } from '../auth/index.ts';
 import { createLogger, createMetrics, instrumentDatabase, type Metrics } from '../telemetry/index.ts';
@@ -91,6 +91,7 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
     }
     // Upgrade steps of the identity layer; each refuses to start on data that breaks its invariant.
     await ensureAuthRecordIds(db, registry);
+    await ensureAuthEmailIndexes(db, registry);
     const tokens = new TokenService(db, await loadTokenKeys(db, config.tokenTtlSeconds), config.publicUrl, config.tokenTtlSeconds);
     const audit = new AuditLog(db);
     // Superuser writes and password changes are audited inside the write's transaction.
