@@ -28,7 +28,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
     ]);
     const perIdentity = hits.find((h) => h.quota.name === 'signin-identity');
     try {
-      const result = await deps.auth.authWithPassword(request.params.collection, body.identity, body.password, clientInfo(request), { mfaId: mfaIdOf(request) });
+      const result = await deps.auth.authWithPassword(request.params.collection, body.identity, body.password, clientInfo(request), { mfaId: mfaIdOf(request), identityField: body.identityField });
       const id = String((result.record as { id?: unknown }).id ?? '');
       await deps.audit.record({ action: 'auth.signin', outcome: 'success', actor: `${request.params.collection}:${id}`, target: `${request.params.collection}/${id}`, ip: request.ip });
       return respond(request, reply, deps.metrics, result);
@@ -42,12 +42,13 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
     }
   });
 
-  // What a sign-in form may offer (PocketBase's shape): password sign-in by email today.
+  // What a sign-in form may offer (PocketBase's shape): password sign-in as the collection allows it.
   app.get<{ Params: { collection: string } }>('/api/collections/:collection/auth-methods', async (request, reply) => {
     const c = deps.registry.get(request.params.collection);
     if (c.type !== 'auth') throw new BasaltError('not_found', { message: 'The collection is not an auth collection.' });
+    const pa = authOptions(c).passwordAuth;
     return respond(request, reply, deps.metrics, {
-      password: { enabled: c.authRule !== null, identityFields: ['email'] },
+      password: { enabled: pa.enabled && c.authRule !== null, identityFields: pa.identityFields },
       oauth2: await oauthAuthMethods(request, reply, deps, c),
       ...mfaAuthMethods(c), // mfa {enabled, duration}; Basalt's totp and passkeys {enabled}
       otp: { enabled: authOptions(c).otp.enabled, duration: authOptions(c).otp.duration },
