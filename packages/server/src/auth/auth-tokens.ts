@@ -117,7 +117,8 @@ export class TokenService {
     const known = this.#verified.get(token);
     if (known) {
       // Still within its own expiry, and within its collection's lifetime now (which may have been shortened).
-      if (known.exp * 1000 > Date.now() && this.#withinLifetime(known)) return known;
+      const now = Date.now();
+      if (known.exp * 1000 > now && this.#withinLifetime(known, now)) return known;
       this.#verified.delete(token);
       throw new BasaltError('token_invalid');
     }
@@ -128,9 +129,9 @@ export class TokenService {
   }
 
   /** The token spans no longer than its collection's lifetime, and is younger than it. */
-  #withinLifetime(claims: { collectionId: string; exp: number; iat: number }): boolean {
+  #withinLifetime(claims: { collectionId: string; exp: number; iat: number }, now: number): boolean {
     const lifetime = this.lifetime(claims.collectionId) + SKEW;
-    return claims.exp - claims.iat <= lifetime && (claims.iat + lifetime) * 1000 > Date.now();
+    return claims.exp - claims.iat <= lifetime && (claims.iat + lifetime) * 1000 > now;
   }
 
   async #verifyFully(token: string): Promise<AccessClaims & { exp: number; iat: number }> {
@@ -162,7 +163,7 @@ export class TokenService {
       // Living no longer than its collection issues tokens (a token minted with a leaked key and a
       // far-away exp still dies), counted from issue time, so a shortened duration applies at once.
       const claims = payload as unknown as AccessClaims & { exp: number; iat: number };
-      if (!this.#withinLifetime(claims)) throw new BasaltError('token_invalid');
+      if (!this.#withinLifetime(claims, Date.now())) throw new BasaltError('token_invalid');
       return claims;
     } catch (e) {
       if (e instanceof BasaltError) throw e;

@@ -53,7 +53,7 @@ export class RefreshTokens {
   readonly #graceMs: number;
   readonly #onFamilyRevoked?: (info: { family: string; collectionId: string; recordId: string; reason: 'reuse' | 'password_changed' }) => Promise<void> | void;
   /** Sessions found live, until when (see {@link SESSION_LIVE_TTL_MS}), with their owner for owner-wide revocations. */
-  readonly #live = new Map<string, { until: number; owner: string }>();
+  readonly #live = new Map<string, { until: number; collectionId: string; recordId: string }>();
   /** Sessions found ended: an ended session never comes back, so this needs no expiry. */
   readonly #ended = new Set<string>();
 
@@ -117,7 +117,7 @@ export class RefreshTokens {
    * write's transaction `ex`, so they end at once on every node (not only when they next refresh).
    */
   async revokeForKeyChange(collectionId: string, recordId: string, keep: string | undefined, ex: Executor): Promise<void> {
-    this.#forget({ owner: `${collectionId}/${recordId}`, keep });
+    this.#forget({ collectionId, recordId, keep });
     await ex.run(`UPDATE _refresh_tokens SET revoked = 1 WHERE collection_id = ? AND record_id = ? AND revoked = 0${keep ? ' AND family != ?' : ''}`, keep ? [collectionId, recordId, keep] : [collectionId, recordId]);
   }
 
@@ -139,10 +139,9 @@ export class RefreshTokens {
    * (the authenticated hot path), else from the database. The session must belong to the token's record.
    */
   accessSessionLive(session: string, collectionId: string, recordId: string): boolean | Promise<boolean> {
-    if (this.#ended.has(session)) return false;
-    const owner = `${collectionId}/${recordId}`;
     const hit = this.#live.get(session);
-    if (hit && hit.owner === owner && hit.until > Date.now()) return true;
+    if (hit !== undefined && hit.until > Date.now() && hit.collectionId === collectionId && hit.recordId === recordId) return true;
+    if (this.#ended.has(session)) return false;
     return this.#db.get('SELECT 1 AS ok FROM _refresh_tokens WHERE family = ? AND collection_id = ? AND record_id = ? AND revoked = 0 AND expires > ? LIMIT 1', [session, collectionId, recordId, formatTimestamp()])
       .then((row) => {
         if (row === undefined) {
@@ -153,18 +152,18 @@ export class RefreshTokens {
         }
         this.#live.delete(session);
         if (this.#live.size >= SESSION_CACHE_MAX) this.#live.delete(this.#live.keys().next().value!);
-        this.#live.set(session, { until: Date.now() + SESSION_LIVE_TTL_MS, owner });
+        this.#live.set(session, { until: Date.now() + SESSION_LIVE_TTL_MS, collectionId, recordId });
         return true;
       });
   }
 
   /** Forget cached "live" answers on this node: for one session, or every session of an owner (but `keep`). */
-  #forget(which: { session: string } | { owner: string; keep?: string }): void {
+  #forget(which: { session: string } | { collectionId: string; recordId: string; keep?: string }): void {
     if ('session' in which) {
       this.#live.delete(which.session);
       return;
     }
-    for (const [sid, v] of this.#live) if (v.owner === which.owner && sid !== which.keep) this.#live.delete(sid);
+    for (const [sid, v] of this.#live) if (v.collectionId === which.collectionId && v.recordId === which.recordId && sid !== which.keep) this.#live.delete(sid);
   }
 
   /** When a session signed in (ms since the epoch), or undefined for an unknown session. */
@@ -201,7 +200,7 @@ export class RefreshTokens {
   /** Revoke every session of a record except `keep`. */
   async revokeOthers(collectionId: string, recordId: string, keep: string): Promise<void> {
     await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE collection_id = ? AND record_id = ? AND family != ?', [collectionId, recordId, keep]);
-    this.#forget({ owner: `${collectionId}/${recordId}`, keep });
+    this.#forget({ collectionId, recordId, keep });
   }
 
   /**
@@ -270,7 +269,7 @@ export class RefreshTokens {
   /** Revoke every refresh token of a record (logout everywhere). */
   async revokeAll(collectionId: string, recordId: string): Promise<void> {
     await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE collection_id = ? AND record_id = ?', [collectionId, recordId]);
-    this.#forget({ owner: `${collectionId}/${recordId}` });
+    this.#forget({ collectionId, recordId });
   }
 
   /** Revoke the family of one of a record's tokens (logout of one session). No-op for other tokens. */
