@@ -8,8 +8,8 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { openDatabase, type Database } from '../db/index.ts';
-import { CollectionRegistry, migrateUp, writeChangeMigration } from '../schema/index.ts';
-import { RecordsService } from '../records/index.ts';
+import { CollectionRegistry, ensureAuthEmailIndexes, migrateUp, writeChangeMigration } from '../schema/index.ts';
+import { RecordsService, ensureAuthRecordIds, releaseCollectionAuthIds } from '../records/index.ts';
 import { ApiKeys, AuthService, RefreshTokens, RoleDirectory, TokenService, loadRefreshSecret, loadTokenKeys } from '../auth/index.ts';
 import { createLogger, createMetrics, instrumentDatabase, prettyLogs, type Metrics } from '../telemetry/index.ts';
 import { registerRestApi, createFastRead, corsPolicy, requestIdSource, givenRequestId, rewriteInvalidUrl, serverTimeouts, startMetricsListener, type FastRead, type MetricsListener } from '../api/rest/index.ts';
@@ -74,7 +74,11 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
     const registry = new CollectionRegistry(db, {
       validate: (c, all) => records?.validateRules(c, all),
       // OAuth client secrets leave the definition for a sealed table (auth/oauth/oauth-client-secrets.ts).
-      beforeStore: (id, after, tx) => sealClientSecrets(tx, secrets, id, after),
+      // A dropped auth collection releases its record ids (records/auth-record-ids.ts).
+      beforeStore: async (id, after, tx) => {
+        if (after === null) await releaseCollectionAuthIds(tx, id);
+        return sealClientSecrets(tx, secrets, id, after);
+      },
       changed: async (change) => {
         if (!config.automigrate) return;
         const file = await writeChangeMigration(db, config.migrationsDir, change);
@@ -87,6 +91,9 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
       const applied = await migrateUp(db, registry, config.migrationsDir);
       if (applied.length) logger.info({ applied }, 'applied migrations');
     }
+    // Upgrade steps of the identity layer; each refuses to start on data that breaks its invariant.
+    await ensureAuthRecordIds(db, registry);
+    await ensureAuthEmailIndexes(db, registry);
     const tokens = new TokenService(db, await loadTokenKeys(db, config.tokenTtlSeconds), config.publicUrl, config.tokenTtlSeconds);
     const audit = new AuditLog(db);
     // Superuser writes and password changes are audited inside the write's transaction.

@@ -191,7 +191,8 @@ export class AuthEmailFlows {
         await this.#audit.record({ action: 'auth.verification_request', outcome: 'failure', actor: 'anonymous', target: row ? `${c.name}/${String(row.id)}` : `${c.name}:${address}`, ip, details: { reason: row ? 'already_verified' : 'unknown_email' } });
         return;
       }
-      await this.#mailToken(c, row, 'verification', address, ip, 'auth.verification_request');
+      // To the address as stored: the lookup ignores case, the mail goes where the account says.
+      await this.#mailToken(c, row, 'verification', String(row.email), ip, 'auth.verification_request');
     });
   }
 
@@ -266,7 +267,7 @@ export class AuthEmailFlows {
         await this.#audit.record({ action: 'auth.password_reset_request', outcome: 'failure', actor: 'anonymous', target: `${c.name}:${address}`, ip, details: { reason: 'unknown_email' } });
         return;
       }
-      await this.#mailToken(c, row, 'password_reset', address, ip, 'auth.password_reset_request');
+      await this.#mailToken(c, row, 'password_reset', String(row.email), ip, 'auth.password_reset_request');
     });
   }
 
@@ -307,7 +308,10 @@ export class AuthEmailFlows {
     const row = await this.#records.findRawBy(c.name, 'id', id);
     if (!row) throw new BasaltError('unauthorized');
     if (address === row.email) throw new BasaltError('validation_failed', { data: { newEmail: { code: 'validation_same_email', message: 'This is already the account\'s email.' } } });
-    if (await this.#records.findRawBy(c.name, 'email', address)) throw new BasaltError('validation_failed', { data: { newEmail: { code: 'validation_not_unique', message: 'The value must be unique.' } } });
+    // Case-insensitive: another record's `Alice@…` blocks `alice@…`; the account's own address in
+    // another case is a change of spelling, allowed.
+    const holder = await this.#records.findRawBy(c.name, 'email', address);
+    if (holder && String(holder.id) !== id) throw new BasaltError('validation_failed', { data: { newEmail: { code: 'validation_not_unique', message: 'The value must be unique.' } } });
     this.#background('request-email-change', async () => {
       if (!send) return this.#quotaHeld(c, address, ip, 'auth.email_change_request');
       await this.#mailToken(c, row, 'email_change', address, ip, 'auth.email_change_request', address);
@@ -364,10 +368,12 @@ export class AuthEmailFlows {
         return;
       }
       const code = otpCode(o.length);
-      await this.#otps.store(otpId, c.id, String(row.id), address, code, o.duration);
+      // Bound to (and mailed to) the address as stored; the lookup ignored case.
+      const to = String(row.email);
+      await this.#otps.store(otpId, c.id, String(row.id), to, code, o.duration);
       const target = `${c.name}/${String(row.id)}`;
       try {
-        await this.#send(address, o.emailTemplate, { OTP: code });
+        await this.#send(to, o.emailTemplate, { OTP: code });
       } catch (e) {
         await this.#audit.record({ action: 'auth.otp_request', outcome: 'failure', actor: 'anonymous', target, ip, details: { reason: 'send_failed' } });
         throw e;

@@ -10,7 +10,7 @@ import type { RefreshTokens } from './refresh-tokens.ts';
 import { ApiKeys } from './api-keys.ts';
 import type { RoleDirectory } from './roles.ts';
 import { MfaChallenges } from './mfa/mfa-challenges.ts';
-import type { Collection } from '../schema/index.ts';
+import { authOptions, type Collection } from '../schema/index.ts';
 
 /** The principal of one token: the record's principal with the token's session and methods. */
 function withSession(p: Principal, sid: string | undefined, amr: readonly string[] | undefined): Principal {
@@ -84,6 +84,22 @@ export class AuthService {
     this.#tokens = tokens;
     this.#refresh = refresh;
     this.mfa = new MfaChallenges(records);
+    // Each auth collection's `authToken.duration` bounds its tokens (0: the server's TTL); cached per
+    // schema version, since verification asks on every request.
+    let lifetimes = new Map<string, number | undefined>();
+    let version = -1;
+    tokens.useLifetimes((collectionId) => {
+      if (version !== records.registry.version) {
+        lifetimes = new Map();
+        version = records.registry.version;
+      }
+      if (!lifetimes.has(collectionId)) {
+        const c = records.registry.find(collectionId);
+        const d = c?.type === 'auth' ? authOptions(c).authToken.duration : 0;
+        lifetimes.set(collectionId, d > 0 ? d : undefined);
+      }
+      return lifetimes.get(collectionId);
+    });
     records.hooks.on('*', '*', async (e, next) => {
       await next();
       if (e.collection.type === 'auth') this.#principals.delete(`${e.collection.id}/${String(e.record.id ?? e.original?.id ?? '')}`);
@@ -115,17 +131,39 @@ export class AuthService {
    * `auth-with-password`: the same answer, and about the same time, for an unknown identity as for a
    * wrong password (the hash is computed either way).
    */
-  async authWithPassword(collection: string, identity: unknown, password: unknown, client: ClientInfo, opts: SignInOptions = {}): Promise<AuthResult> {
+  async authWithPassword(collection: string, identity: unknown, password: unknown, client: ClientInfo, opts: SignInOptions & { identityField?: unknown } = {}): Promise<AuthResult> {
     const c = this.authCollection(collection);
+    // PocketBase: 403 when the collection does not allow password sign-in.
+    if (!authOptions(c).passwordAuth.enabled) throw new BasaltError('password_auth_disabled');
     const problems: Record<string, { code: string; message: string }> = {};
     if (typeof identity !== 'string' || identity === '' || identity.length > 254) problems.identity = { code: 'validation_required', message: 'Cannot be blank.' };
     if (typeof password !== 'string' || password === '' || password.length > 1024) problems.password = { code: 'validation_required', message: 'Cannot be blank.' };
     if (Object.keys(problems).length) throw new BasaltError('validation_failed', { data: problems });
-    const row = await this.#records.findRawBy(c.name, 'email', identity as string);
+    const row = await this.#findByIdentity(c, identity as string, opts.identityField);
     const hash = typeof row?.password === 'string' ? row.password : await dummyPasswordHash();
     const ok = await verifyPassword(password as string, hash);
     if (!row || !ok) throw new BasaltError('auth_failed');
     return this.signIn(c, row, ['pwd'], client, { mfaId: opts.mfaId });
+  }
+
+  /**
+   * The record a password sign-in names: by `identityField` when given (one of the collection's
+   * `passwordAuth.identityFields`), else by each identity field in turn (PocketBase). Emails match
+   * regardless of case; other identity fields (unique text fields) exactly.
+   */
+  async #findByIdentity(c: Collection, identity: string, identityField: unknown): Promise<Record<string, unknown> | undefined> {
+    const fields = authOptions(c).passwordAuth.identityFields;
+    if (identityField !== undefined && identityField !== '') {
+      if (typeof identityField !== 'string' || !fields.includes(identityField)) {
+        throw new BasaltError('validation_failed', { data: { identityField: { code: 'validation_in_invalid', message: `Must be one of: ${fields.join(', ')}.` } } });
+      }
+      return this.#records.findRawBy(c.name, identityField, identity);
+    }
+    for (const f of fields) {
+      const row = await this.#records.findRawBy(c.name, f, identity);
+      if (row) return row;
+    }
+    return undefined;
   }
 
   /** An auth collection by id or name; `not_found` for others. */
@@ -290,6 +328,13 @@ export class AuthService {
     if (!token) return ANONYMOUS;
     if (ApiKeys.looksLikeKey(token)) return this.apiKeys.principal(token);
     const claims = await this.#tokens.verify(token);
+    // A session-bound token lives only as long as its session: logout, "end other sessions" and
+    // reuse detection end its access tokens too, on this node at once and on others within
+    // SESSION_LIVE_TTL_MS. A cached answer costs no database read and no promise.
+    if (claims.sid !== undefined) {
+      const live = this.#refresh.accessSessionLive(claims.sid, claims.collectionId, claims.id);
+      if (live !== true && !(await live)) throw new BasaltError('token_invalid');
+    }
     const cacheKey = `${claims.collectionId}/${claims.id}`;
     const cached = this.#principals.get(cacheKey);
     if (cached && cached.tkh === claims.tkh && cached.until > Date.now()) return withSession(cached.principal, claims.sid, claims.amr);

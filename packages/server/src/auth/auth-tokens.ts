@@ -26,6 +26,16 @@ export interface AccessClaims {
 
 const TYP = 'at+jwt';
 const AUDIENCE = 'basalt';
+/** The longest lifetime any token may have (the bound of both the server TTL and `authToken.duration`): 30 days. */
+export const MAX_TOKEN_LIFETIME_SECONDS = 30 * 24 * 60 * 60;
+/** Clock skew tolerated between nodes, seconds. */
+const SKEW = 30;
+
+/**
+ * The lifetime of the tokens of one auth collection, in seconds, or undefined for the server's
+ * default (`tokenTtlSeconds`). Called per request: it must be cheap.
+ */
+export type TokenLifetimes = (collectionId: string) => number | undefined;
 
 /** The `kid` of a compact JWS header, without trusting anything else in it. */
 function decodeKid(token: string): string | undefined {
@@ -57,13 +67,25 @@ export class TokenService {
    * ~75–190 µs (npm run bench -- --scenario view-auth), and a client sends the same token many times.
    * Keyed by the exact token text, so a hit is the same verification again. Bounded, oldest first out.
    */
-  readonly #verified = new Map<string, AccessClaims & { exp: number }>();
+  readonly #verified = new Map<string, AccessClaims & { exp: number; iat: number }>();
+  /** Per-collection lifetimes (`authToken.duration`); the server TTL where it answers undefined. */
+  #lifetimes: TokenLifetimes = () => undefined;
 
   constructor(db: Database, keys: TokenKeys, issuer: string, ttlSeconds: number) {
     this.#db = db;
     this.#keys = keys;
     this.#issuer = issuer;
     this.#ttl = ttlSeconds;
+  }
+
+  /** Use per-collection token lifetimes (the auth service passes the collections' `authToken.duration`). */
+  useLifetimes(lifetimes: TokenLifetimes): void {
+    this.#lifetimes = lifetimes;
+  }
+
+  /** How long tokens of a collection live: its own duration, else the server's TTL. */
+  lifetime(collectionId: string): number {
+    return Math.min(this.#lifetimes(collectionId) ?? this.#ttl, MAX_TOKEN_LIFETIME_SECONDS);
   }
 
   /** Re-read the keys (after a rotation here or on another node). */
@@ -85,7 +107,7 @@ export class TokenService {
       .setIssuer(this.#issuer)
       .setAudience(AUDIENCE)
       .setIssuedAt()
-      .setExpirationTime(`${this.#ttl}s`)
+      .setExpirationTime(`${this.lifetime(collectionId)}s`)
       .sign(this.#keys.active.privateKey);
   }
 
@@ -94,7 +116,9 @@ export class TokenService {
     if (token.length > 4096) throw new BasaltError('token_invalid');
     const known = this.#verified.get(token);
     if (known) {
-      if (known.exp * 1000 > Date.now()) return known;
+      // Still within its own expiry, and within its collection's lifetime now (which may have been shortened).
+      const now = Date.now();
+      if (known.exp * 1000 > now && this.#withinLifetime(known, now)) return known;
       this.#verified.delete(token);
       throw new BasaltError('token_invalid');
     }
@@ -104,7 +128,13 @@ export class TokenService {
     return claims;
   }
 
-  async #verifyFully(token: string): Promise<AccessClaims & { exp: number }> {
+  /** The token spans no longer than its collection's lifetime, and is younger than it. */
+  #withinLifetime(claims: { collectionId: string; exp: number; iat: number }, now: number): boolean {
+    const lifetime = this.lifetime(claims.collectionId) + SKEW;
+    return claims.exp - claims.iat <= lifetime && (claims.iat + lifetime) * 1000 > now;
+  }
+
+  async #verifyFully(token: string): Promise<AccessClaims & { exp: number; iat: number }> {
     try {
       // The key is chosen by kid among our own keys only; a kid we do not know may be a rotation on
       // another node, so the key set is re-read (at most every few seconds) before giving up.
@@ -121,17 +151,20 @@ export class TokenService {
         audience: AUDIENCE,
         typ: TYP,
         requiredClaims: ['exp', 'iat', 'sub'],
-        // No token issued in the future or living longer than Basalt issues them (a token minted with
-        // a leaked key and a far-away exp still dies); 30 s of clock skew between nodes is tolerated.
-        maxTokenAge: this.#ttl + 30,
-        clockTolerance: 30,
+        // No token issued in the future or older than any token can live; the bound of its own
+        // collection is checked below, once the claims are known. 30 s of clock skew is tolerated.
+        maxTokenAge: MAX_TOKEN_LIFETIME_SECONDS + SKEW,
+        clockTolerance: SKEW,
       });
       if (protectedHeader.kid !== key.kid) throw new BasaltError('token_invalid');
-      if ((payload.exp ?? 0) - (payload.iat ?? 0) > this.#ttl + 30) throw new BasaltError('token_invalid');
       if (typeof payload.id !== 'string' || typeof payload.collectionId !== 'string' || payload.type !== 'auth' || typeof payload.tkh !== 'string') {
         throw new BasaltError('token_invalid');
       }
-      return payload as unknown as AccessClaims & { exp: number };
+      // Living no longer than its collection issues tokens (a token minted with a leaked key and a
+      // far-away exp still dies), counted from issue time, so a shortened duration applies at once.
+      const claims = payload as unknown as AccessClaims & { exp: number; iat: number };
+      if (!this.#withinLifetime(claims, Date.now())) throw new BasaltError('token_invalid');
+      return claims;
     } catch (e) {
       if (e instanceof BasaltError) throw e;
       if (e instanceof joseErrors.JOSEError) throw new BasaltError('token_invalid', { cause: e });

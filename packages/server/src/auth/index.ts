@@ -4,7 +4,7 @@
 export { AuthService, type AuthResult, type ClientInfo, type SignInEvent, type SignInOptions } from './auth-service.ts';
 export { TokenService, tokenKeyHash, type AccessClaims } from './auth-tokens.ts';
 export { loadTokenKeys, rotateTokenKeys, type TokenKeys, type TokenKey } from './token-keys.ts';
-export { RefreshTokens, loadRefreshSecret, type RefreshGrant, type SessionInfo } from './refresh-tokens.ts';
+export { RefreshTokens, SESSION_LIVE_TTL_MS, loadRefreshSecret, type RefreshGrant, type SessionInfo } from './refresh-tokens.ts';
 export { AuthEmailFlows, type AuthEmailOptions, type PasswordAttemptGuard } from './auth-email-flows.ts';
 export { EmailTokens, type EmailTokenGrant, type EmailTokenPurpose } from './email-tokens.ts';
 export { OtpCodes, OTP_MAX_ATTEMPTS, otpCode, type OtpGrant } from './otp-codes.ts';

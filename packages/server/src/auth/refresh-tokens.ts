@@ -36,6 +36,15 @@ export interface SessionInfo {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
+/**
+ * How long this node trusts a "this session is live" answer before asking the database again. Ending a
+ * session on another node reaches this one within this time (the security review asks for ≤ 2 s);
+ * on this node it applies at once (the entry is dropped with the revocation).
+ */
+export const SESSION_LIVE_TTL_MS = 1500;
+/** Most sessions remembered per node (live and ended, each); oldest first out. */
+const SESSION_CACHE_MAX = 20_000;
+
 /** The refresh-token store. */
 export class RefreshTokens {
   readonly #db: Database;
@@ -43,6 +52,10 @@ export class RefreshTokens {
   readonly #ttlMs: number;
   readonly #graceMs: number;
   readonly #onFamilyRevoked?: (info: { family: string; collectionId: string; recordId: string; reason: 'reuse' | 'password_changed' }) => Promise<void> | void;
+  /** Sessions found live, until when (see {@link SESSION_LIVE_TTL_MS}), with their owner for owner-wide revocations. */
+  readonly #live = new Map<string, { until: number; collectionId: string; recordId: string }>();
+  /** Sessions found ended: an ended session never comes back, so this needs no expiry. */
+  readonly #ended = new Set<string>();
 
   constructor(db: Database, secret: Buffer, opts: {
     ttlSeconds: number;
@@ -104,6 +117,7 @@ export class RefreshTokens {
    * write's transaction `ex`, so they end at once on every node (not only when they next refresh).
    */
   async revokeForKeyChange(collectionId: string, recordId: string, keep: string | undefined, ex: Executor): Promise<void> {
+    this.#forget({ collectionId, recordId, keep });
     await ex.run(`UPDATE _refresh_tokens SET revoked = 1 WHERE collection_id = ? AND record_id = ? AND revoked = 0${keep ? ' AND family != ?' : ''}`, keep ? [collectionId, recordId, keep] : [collectionId, recordId]);
   }
 
@@ -116,6 +130,40 @@ export class RefreshTokens {
     const params = tokenKey === undefined ? [session, formatTimestamp()] : [session, formatTimestamp(), tokenKeyHash(tokenKey)];
     const row = await this.#db.get(`SELECT 1 AS ok FROM _refresh_tokens WHERE family = ? AND revoked = 0 AND expires > ?${keyed} LIMIT 1`, params);
     return row !== undefined;
+  }
+
+  /**
+   * Whether the session of an access token is still live (not logged out, not ended by "end other
+   * sessions", reuse detection or a key change, not expired), for every request that carries a
+   * session-bound token. Answers from a per-node cache without a promise while the answer is fresh
+   * (the authenticated hot path), else from the database. The session must belong to the token's record.
+   */
+  accessSessionLive(session: string, collectionId: string, recordId: string): boolean | Promise<boolean> {
+    const hit = this.#live.get(session);
+    if (hit !== undefined && hit.until > Date.now() && hit.collectionId === collectionId && hit.recordId === recordId) return true;
+    if (this.#ended.has(session)) return false;
+    return this.#db.get('SELECT 1 AS ok FROM _refresh_tokens WHERE family = ? AND collection_id = ? AND record_id = ? AND revoked = 0 AND expires > ? LIMIT 1', [session, collectionId, recordId, formatTimestamp()])
+      .then((row) => {
+        if (row === undefined) {
+          this.#live.delete(session);
+          if (this.#ended.size >= SESSION_CACHE_MAX) this.#ended.delete(this.#ended.values().next().value!);
+          this.#ended.add(session);
+          return false;
+        }
+        this.#live.delete(session);
+        if (this.#live.size >= SESSION_CACHE_MAX) this.#live.delete(this.#live.keys().next().value!);
+        this.#live.set(session, { until: Date.now() + SESSION_LIVE_TTL_MS, collectionId, recordId });
+        return true;
+      });
+  }
+
+  /** Forget cached "live" answers on this node: for one session, or every session of an owner (but `keep`). */
+  #forget(which: { session: string } | { collectionId: string; recordId: string; keep?: string }): void {
+    if ('session' in which) {
+      this.#live.delete(which.session);
+      return;
+    }
+    for (const [sid, v] of this.#live) if (v.collectionId === which.collectionId && v.recordId === which.recordId && sid !== which.keep) this.#live.delete(sid);
   }
 
   /** When a session signed in (ms since the epoch), or undefined for an unknown session. */
@@ -145,12 +193,14 @@ export class RefreshTokens {
   /** Revoke one session of a record; false when it is not theirs or unknown. */
   async revokeSession(collectionId: string, recordId: string, session: string): Promise<boolean> {
     const r = await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE collection_id = ? AND record_id = ? AND family = ? AND revoked = 0', [collectionId, recordId, session]);
+    this.#forget({ session });
     return r.changes > 0;
   }
 
   /** Revoke every session of a record except `keep`. */
   async revokeOthers(collectionId: string, recordId: string, keep: string): Promise<void> {
     await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE collection_id = ? AND record_id = ? AND family != ?', [collectionId, recordId, keep]);
+    this.#forget({ collectionId, recordId, keep });
   }
 
   /**
@@ -193,6 +243,7 @@ export class RefreshTokens {
     if (outcome.kind === 'ok') return { ...outcome.grant, amr: await this.sessionAmr(outcome.grant.session) };
     if (outcome.kind === 'revoke') {
       await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE family = ?', [outcome.family]);
+      this.#forget({ session: outcome.family });
       await this.#onFamilyRevoked?.({ family: outcome.family, collectionId: owner.collection_id, recordId: owner.record_id, reason: outcome.reason });
     }
     throw new BasaltError('token_invalid');
@@ -218,12 +269,16 @@ export class RefreshTokens {
   /** Revoke every refresh token of a record (logout everywhere). */
   async revokeAll(collectionId: string, recordId: string): Promise<void> {
     await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE collection_id = ? AND record_id = ?', [collectionId, recordId]);
+    this.#forget({ collectionId, recordId });
   }
 
   /** Revoke the family of one of a record's tokens (logout of one session). No-op for other tokens. */
   async revokeFamilyOf(token: string, collectionId: string, recordId: string): Promise<void> {
     const row = await this.#db.get<{ family: string }>('SELECT family FROM _refresh_tokens WHERE hash = ? AND collection_id = ? AND record_id = ?', [sha256(token), collectionId, recordId]);
-    if (row) await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE family = ?', [row.family]);
+    if (row) {
+      await this.#db.run('UPDATE _refresh_tokens SET revoked = 1 WHERE family = ?', [row.family]);
+      this.#forget({ session: row.family });
+    }
   }
 }
 

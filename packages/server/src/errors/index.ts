@@ -77,6 +77,9 @@ export const errorCatalogue = {
   // checked where input is decoded, before it can reach SQL or a recursive consumer.
   json_too_deep: { status: 400, message: 'The JSON is nested too deeply (at most 64 levels).' },
   url_invalid: { status: 400, message: 'The URL contains a NUL character (%00), which is not accepted.' },
+  // Identity hardening (auth ids, password sign-in options; docs/access-control.md).
+  auth_id_not_allowed: { status: 400, message: 'The id of an auth record is chosen by the server; leave "id" out of the sign-up.' },
+  password_auth_disabled: { status: 403, message: 'The collection is not configured to allow password authentication.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */

@@ -10,3 +10,4 @@ export { rotateSealedValues, type RotationReport, type RotationOptions, type Sea
 export { schemaLookup } from './record-schema-lookup.ts';
 export { DEFAULT_PER_PAGE, MAX_PER_PAGE, intParam } from './record-query.ts';
 export { rowSerializer, type RowSerializer } from './record-serializer.ts';
+export { ensureAuthRecordIds, releaseCollectionAuthIds } from './auth-record-ids.ts';

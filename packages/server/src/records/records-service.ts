@@ -6,7 +6,7 @@
 import { BasaltError, isBasaltError } from '../errors/index.ts';
 import { appendChanges, type Database, type Executor, type SqlValue, type NewChange } from '../db/index.ts';
 import { ID_PATTERN, formatTimestamp } from '../tools/index.ts';
-import { storageShape, zeroValue, type Collection, type CollectionRegistry, type Field, type RelationField, type Rule, type RuleKey } from '../schema/index.ts';
+import { authEmailMatch, isAuthEmailField, storageShape, zeroValue, type Collection, type CollectionRegistry, type Field, type RelationField, type Rule, type RuleKey } from '../schema/index.ts';
 import { compileToSql, parseExpression, type Expr, type RequestContext } from '../rules/index.ts';
 import { encodeValue, rowToRecord, selectColumns, stripHidden, isSecretField, sealSecret, type ApiRecord } from './record-codec.ts';
 import type { SecretBox } from '../secrets/index.ts';
@@ -17,6 +17,7 @@ import { schemaLookup } from './record-schema-lookup.ts';
 import { rowSerializer } from './record-serializer.ts';
 import { RecordHooks, type RecordOperation } from './record-hooks.ts';
 import type { Principal } from './principal.ts';
+import { refuseClientAuthId, registerAuthRecordIdHooks } from './auth-record-ids.ts';
 
 /** Who asks, and the request values rules may refer to (`@request.*`). */
 export interface CallContext {
@@ -90,6 +91,7 @@ export class RecordsService {
     this.db = db;
     this.registry = registry;
     this.#secrets = secrets;
+    registerAuthRecordIdHooks(this.hooks);
   }
 
   /** A stored row as the API shows it, secret fields decrypted (see {@link rowToRecord}). */
@@ -307,6 +309,7 @@ export class RecordsService {
     const c = this.registry.get(collection);
     const alias = this.db.dialect.quoteIdent(c.name);
     this.#requireRule(c, 'createRule', ctx);
+    refuseClientAuthId(c, body, ctx.principal);
     const expandTree = parseExpand(out.expand);
     const fieldsTree = parseFieldsParam(out.fields);
     const resolved = resolveWrite(c, body);
@@ -542,7 +545,10 @@ export class RecordsService {
     for (const f of singles) {
       const v = values[f.name];
       if (v === '' || v === null || v === undefined) continue;
-      const row = await ex.get(`SELECT 1 AS x FROM ${table} WHERE ${d.quoteIdent(f.name)} = ?${selfId ? ' AND id != ?' : ''}`, selfId ? [encodeValue(f, v), selfId] : [encodeValue(f, v)]);
+      const match = isAuthEmailField(c, f) ? authEmailMatch(d, String(v), selfId ?? undefined) : undefined;
+      const row = match
+        ? await ex.get(`SELECT 1 AS x FROM ${table} WHERE ${match.sql}`, match.params)
+        : await ex.get(`SELECT 1 AS x FROM ${table} WHERE ${d.quoteIdent(f.name)} = ?${selfId ? ' AND id != ?' : ''}`, selfId ? [encodeValue(f, v), selfId] : [encodeValue(f, v)]);
       if (row) errors[f.name] = { code: 'validation_not_unique', message: 'The value must be unique.' };
     }
     for (const idx of composite) {
@@ -742,6 +748,12 @@ export class RecordsService {
     const f = c.fields.find((x) => x.name === field);
     if (!f) throw new BasaltError('bad_request');
     const d = this.db.dialect;
+    // Auth emails match regardless of case (sign-in, email flows, OAuth linking, superuser upsert).
+    if (isAuthEmailField(c, f)) {
+      if (typeof value !== 'string' || value === '') return undefined;
+      const match = authEmailMatch(d, value);
+      return this.db.get(`SELECT ${selectColumns(c, d.quoteIdent)} FROM ${d.quoteIdent(c.name)} WHERE ${match.sql}`, match.params);
+    }
     return this.db.get(`SELECT ${selectColumns(c, d.quoteIdent)} FROM ${d.quoteIdent(c.name)} WHERE ${d.quoteIdent(f.name)} = ?`, [value]);
   }
 

@@ -52,6 +52,7 @@ export interface AuthOptions {
   passkeys: { enabled: boolean; rpName: string; rpId: string; origins: string[] };
   /** Mail a notice when an account signs in from a new device. */
   authAlert: { enabled: boolean; emailTemplate: EmailTemplate };
+  /** Lifetime of access tokens, seconds; 0 = the server's default (`tokenTtlSeconds`). */
   authToken: { duration: number };
   passwordResetToken: { duration: number };
   emailChangeToken: { duration: number };
@@ -84,7 +85,8 @@ export function defaultAuthOptions(): AuthOptions {
       enabled: true,
       emailTemplate: { subject: 'Sign-in from a new device', body: 'We noticed a sign-in to your {APP_NAME} account from a new device ({DEVICE}).\n\nIf this was not you, change your password at once.' },
     },
-    authToken: { duration: 900 },
+    // 0: the server's tokenTtlSeconds (a collection that sets none keeps the global default).
+    authToken: { duration: 0 },
     passwordResetToken: { duration: 1800 },
     emailChangeToken: { duration: 1800 },
     verificationToken: { duration: 259200 },
@@ -106,7 +108,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * absent from the body keep their value; an object member is merged one level deep, as PocketBase does.
  * Throws `collection_invalid` with per-member problems.
  */
-export function normalizeAuthOptions(body: Record<string, unknown>, existing: AuthOptions | undefined, fieldNames: ReadonlySet<string>): AuthOptions {
+export function normalizeAuthOptions(body: Record<string, unknown>, existing: AuthOptions | undefined, fieldNames: ReadonlySet<string>, identityCandidates: ReadonlySet<string> = new Set(['email'])): AuthOptions {
   const out = structuredClone(existing ?? defaultAuthOptions());
   const errors: FieldErrors = {};
   const bad = (path: string, message: string): void => {
@@ -152,6 +154,11 @@ export function normalizeAuthOptions(body: Record<string, unknown>, existing: Au
       else out.passwordAuth.identityFields = [...new Set(ids as string[])];
     }
   }
+  // Honoured at sign-in, so each must name one record at most: the email, or a unique text field
+  // (PocketBase requires a unique index too). Checked on every change: a field that lost its
+  // uniqueness (or was removed) cannot silently stay an identity.
+  const notIdentity = out.passwordAuth.identityFields.filter((f) => !identityCandidates.has(f));
+  if (notIdentity.length) bad('passwordAuth.identityFields', `Identity fields must be "email" or unique text fields; not: ${notIdentity.join(', ')}.`);
 
   const oa = object('oauth2');
   if (oa) {
@@ -250,7 +257,11 @@ export function normalizeAuthOptions(body: Record<string, unknown>, existing: Au
     template('authAlert.emailTemplate', alert.emailTemplate, out.authAlert.emailTemplate);
   }
 
-  const durations = { authToken: [60, 2592000], passwordResetToken: [60, 604800], emailChangeToken: [60, 604800], verificationToken: [60, 2592000], fileToken: [10, 86400] } as const;
+  // authToken: 0 (the server's TTL) or 60 s to 30 days.
+  const o = object('authToken');
+  if (o && o.duration !== 0) seconds('authToken.duration', o.duration, 60, 2592000, (n) => (out.authToken.duration = n));
+  else if (o) out.authToken.duration = 0;
+  const durations = { passwordResetToken: [60, 604800], emailChangeToken: [60, 604800], verificationToken: [60, 2592000], fileToken: [10, 86400] } as const;
   for (const [key, [min, max]] of Object.entries(durations) as [keyof typeof durations, readonly [number, number]][]) {
     const o = object(key);
     if (o) seconds(`${key}.duration`, o.duration, min, max, (n) => (out[key].duration = n));

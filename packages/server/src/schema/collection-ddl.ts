@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Dialect } from '../db/index.ts';
 import { storageShape, type Collection, type Field } from './collection-model.ts';
+import { authEmailIndex, isAuthEmailField } from './auth-email-index.ts';
 
 /** One step of a schema change: a statement, or a value conversion done row by row. */
 export type DdlStep =
@@ -37,6 +38,11 @@ export function indexStatements(d: Dialect, c: Collection): { name: string; sql:
   }
   for (const f of c.fields) {
     if (!f.unique || f.name === 'id') continue;
+    // An auth collection's email is unique regardless of case (auth-email-index.ts).
+    if (isAuthEmailField(c, f)) {
+      out.push(authEmailIndex(d, c, f));
+      continue;
+    }
     const name = hashName('buq', c.id, f.id);
     const shape = storageShape(f);
     // Zero values are "no value": many records may have none, so they are outside the unique index.

@@ -409,7 +409,7 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
     : {};
   const indexes = normalizeIndexes(p, 'indexes' in body ? body.indexes : existing?.indexes, fields);
   p.throwIfAny();
-  const options = isAuth ? normalizeAuthOptions(body, existing && authOptions(existing), new Set(fields.map((f) => f.name))) : {};
+  const options = isAuth ? normalizeAuthOptions(body, existing && authOptions(existing), new Set(fields.map((f) => f.name)), identityCandidates(fields, indexes)) : {};
 
   const now = formatTimestamp();
   const id = existing?.id ?? (typeof body.id === 'string' && /^[a-z0-9_]{1,64}$/.test(body.id) ? body.id : `pbc_${newId(10)}`);
@@ -426,4 +426,18 @@ export function normalizeCollection(body: unknown, existing?: Collection): Colle
     created: existing?.created ?? now,
     updated: now,
   };
+}
+
+/**
+ * Fields that may be `passwordAuth.identityFields`: the email, and text fields that are unique (the
+ * field's own flag, or a unique index on it alone), so that an identity names one record at most.
+ */
+function identityCandidates(fields: readonly Field[], indexes: readonly IndexDef[]): Set<string> {
+  const out = new Set<string>();
+  for (const f of fields) {
+    if (f.name === 'id') continue;
+    const unique = f.unique === true || indexes.some((i) => i.unique && i.columns.length === 1 && i.columns[0] === f.name);
+    if ((f.type === 'email' && f.name === 'email') || (f.type === 'text' && unique)) out.add(f.name);
+  }
+  return out;
 }

@@ -8,3 +8,4 @@ export { planCreate, planUpdate, planDrop, indexStatements, type DdlStep } from 
 export { CollectionRegistry, SCHEMA_CHANGE_COLLECTION, type SchemaChange, type RegistryHooks } from './collection-registry.ts';
 export { migrateUp, migrateDown, migrationStatus, createMigrationFile, writeChangeMigration, type Migration, type Migrator, type MigrationStatus } from './collection-migrations.ts';
 export { defaultAuthOptions, normalizeAuthOptions, publicAuthOptions, AUTH_OPTION_KEYS, type AuthOptions, type EmailTemplate, type OAuthProviderOptions } from './collection-auth-options.ts';
+export { authEmailMatch, ensureAuthEmailIndexes, foldEmail, isAuthEmailField } from './auth-email-index.ts';

@@ -41,7 +41,9 @@ for (const dialect of dialects()) {
       await t.app.http.inject({ method: 'POST', url: '/api/collections/users/auth-refresh', payload: { refreshToken: ok.refreshToken } });
       await t.app.db.run(`UPDATE _refresh_tokens SET used = '2000-01-01 00:00:00.000Z' WHERE used != ''`);
       await t.app.http.inject({ method: 'POST', url: '/api/collections/users/auth-refresh', payload: { refreshToken: ok.refreshToken } });
-      await t.app.http.inject({ method: 'PATCH', url: `/api/collections/users/records/${ok.record.id}`, headers: { authorization: ok.token }, payload: { oldPassword: pw, password: 'new horse 22', passwordConfirm: 'new horse 22' } });
+      // Reuse ended that session and with it its access token: the password change comes from a new one.
+      const again = (await t.app.http.inject({ method: 'POST', url: '/api/collections/users/auth-with-password', payload: { identity: 'u@example.com', password: pw } })).json() as { token: string };
+      await t.app.http.inject({ method: 'PATCH', url: `/api/collections/users/records/${ok.record.id}`, headers: { authorization: again.token }, payload: { oldPassword: pw, password: 'new horse 22', passwordConfirm: 'new horse 22' } });
       const signins = await entries('auth.signin');
       assert.ok(signins.some((e) => e.outcome === 'failure' && e.target === 'users:u@example.com' && e.ip !== ''));
       assert.ok(signins.some((e) => e.outcome === 'success' && e.target === `users/${ok.record.id}`));

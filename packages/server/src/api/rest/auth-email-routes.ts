@@ -12,7 +12,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RestDeps } from './rest-deps.ts';
 import { clientInfo, principalOf, mfaIdOf } from './request-context.ts';
 import { respond } from './respond.ts';
-import { clientKey, failureDelay, signInIdentityKey, signInIdentityQuota, type Hit } from './rate-limit.ts';
+import { clientKey, failureDelay, type Hit } from './rate-limit.ts';
+import { countPasswordAttempt, type PasswordAttempt } from './password-attempts.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import type { AuthEmailFlows, PasswordAttemptGuard } from '../../auth/index.ts';
 
@@ -62,7 +63,7 @@ export function registerAuthEmailRoutes(app: FastifyInstance, deps: RestDeps): v
       await work(hits);
     } catch (e) {
       // A wrong password already waited its sign-in failure delay (confirm-email-change).
-      if (!(isBasaltError(e) && e.code === 'rate_limited') && !hits.some((h) => h.quota.name === 'signin-identity')) await slowDown(e, hits, 'email-confirm-identity');
+      if (!(isBasaltError(e) && e.code === 'rate_limited') && !hits.some((h) => h.quota.name === 'signin-identity-ip')) await slowDown(e, hits, 'email-confirm-identity');
       throw e;
     }
     return respond(request, reply, deps.metrics, null, 204);
@@ -74,21 +75,20 @@ export function registerAuthEmailRoutes(app: FastifyInstance, deps: RestDeps): v
   };
 
   /**
-   * The password check of confirm-email-change spends the account's `signin-identity` budget, the one
-   * auth-with-password spends (same quota, same key), and waits the same progressive delay after a
-   * wrong password: guesses here and at sign-in share one budget.
+   * The password check of confirm-email-change spends the account's sign-in budget, the one
+   * auth-with-password spends (password-attempts.ts: same quotas, same keys), and waits the same
+   * progressive delay after a wrong password: guesses here and at sign-in share one budget.
    */
-  const passwordGuard = (reply: FastifyReply, hits: Hit[]): PasswordAttemptGuard => {
-    let signIn: Hit | undefined;
+  const passwordGuard = (request: Req, reply: FastifyReply, hits: Hit[]): PasswordAttemptGuard => {
+    let attempt: PasswordAttempt | undefined;
     return {
       async before(c, email) {
-        const all = await limiter.check(reply, [[signInIdentityQuota(limits.signInPerIdentity), signInIdentityKey(c.name, email)]], hits);
-        signIn = all.find((h) => h.quota.name === 'signin-identity');
-        if (signIn) hits.push(signIn);
+        attempt = await countPasswordAttempt(limiter, limits, reply, request, c.name, [email], hits);
+        hits.push(...attempt.hits.slice(hits.length));
       },
       async failed() {
         const perToken = hits.find((h) => h.quota.name === 'email-confirm-identity')?.count ?? 0;
-        await failureDelay(limits.failureDelayMs, Math.max(signIn?.count ?? 0, perToken));
+        await Promise.all([attempt?.failed(), failureDelay(limits.failureDelayMs, perToken)]);
       },
     };
   };
@@ -128,7 +128,7 @@ export function registerAuthEmailRoutes(app: FastifyInstance, deps: RestDeps): v
 
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/confirm-email-change', async (request, reply) => {
     const body = bodyOf(request);
-    return confirm(request, reply, (hits) => flows().confirmEmailChange(request.params.collection, body.token, body.password, request.ip, passwordGuard(reply, hits)));
+    return confirm(request, reply, (hits) => flows().confirmEmailChange(request.params.collection, body.token, body.password, request.ip, passwordGuard(request, reply, hits)));
   });
 
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/request-otp', async (request, reply) => {

@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import type { RestDeps } from './rest-deps.ts';
 import { clientInfo, principalOf, mfaIdOf } from './request-context.ts';
 import { respond } from './respond.ts';
-import { clientKey, failureDelay, signInIdentityKey, signInIdentityQuota } from './rate-limit.ts';
+import { clientKey } from './rate-limit.ts';
+import { countPasswordAttempt } from './password-attempts.ts';
 import { BasaltError, isBasaltError } from '../../errors/index.ts';
 import type { Principal } from '../../records/index.ts';
 import { actorOf } from '../../audit/index.ts';
@@ -21,14 +22,11 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
   app.post<{ Params: { collection: string } }>('/api/collections/:collection/auth-with-password', async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
     const identity = typeof body.identity === 'string' ? body.identity.toLowerCase().slice(0, 254) : '';
-    const hits = await limiter.check(reply, [
-      [{ name: 'signin-ip', limit: limits.signInPerIp, windowSeconds: 60 }, clientKey(request)],
-      // Keyed on the collection's name however the URL names it, and shared with other password checks.
-      [signInIdentityQuota(limits.signInPerIdentity), signInIdentityKey(deps.auth.authCollection(request.params.collection).name, identity)],
-    ]);
-    const perIdentity = hits.find((h) => h.quota.name === 'signin-identity');
+    // Keyed on the collection's name however the URL names it, and shared with every other password
+    // check of the account (password-attempts.ts): 429 per source and per (identity, source) only.
+    const attempt = await countPasswordAttempt(limiter, limits, reply, request, deps.auth.authCollection(request.params.collection).name, [identity]);
     try {
-      const result = await deps.auth.authWithPassword(request.params.collection, body.identity, body.password, clientInfo(request), { mfaId: mfaIdOf(request) });
+      const result = await deps.auth.authWithPassword(request.params.collection, body.identity, body.password, clientInfo(request), { mfaId: mfaIdOf(request), identityField: body.identityField });
       const id = String((result.record as { id?: unknown }).id ?? '');
       await deps.audit.record({ action: 'auth.signin', outcome: 'success', actor: `${request.params.collection}:${id}`, target: `${request.params.collection}/${id}`, ip: request.ip });
       return respond(request, reply, deps.metrics, result);
@@ -36,18 +34,19 @@ export function registerAuthRoutes(app: FastifyInstance, deps: RestDeps): void {
       if (isBasaltError(e) && e.code === 'auth_failed') {
         await deps.audit.record({ action: 'auth.signin', outcome: 'failure', actor: 'anonymous', target: `${request.params.collection}:${identity}`, ip: request.ip });
         // Each further failure on one identity inside the window waits longer (no lockout: the window ends).
-        await failureDelay(limits.failureDelayMs, perIdentity?.count ?? 0);
+        await attempt.failed();
       }
       throw e;
     }
   });
 
-  // What a sign-in form may offer (PocketBase's shape): password sign-in by email today.
+  // What a sign-in form may offer (PocketBase's shape): password sign-in as the collection allows it.
   app.get<{ Params: { collection: string } }>('/api/collections/:collection/auth-methods', async (request, reply) => {
     const c = deps.registry.get(request.params.collection);
     if (c.type !== 'auth') throw new BasaltError('not_found', { message: 'The collection is not an auth collection.' });
+    const pa = authOptions(c).passwordAuth;
     return respond(request, reply, deps.metrics, {
-      password: { enabled: c.authRule !== null, identityFields: ['email'] },
+      password: { enabled: pa.enabled && c.authRule !== null, identityFields: pa.identityFields },
       oauth2: await oauthAuthMethods(request, reply, deps, c),
       ...mfaAuthMethods(c), // mfa {enabled, duration}; Basalt's totp and passkeys {enabled}
       otp: { enabled: authOptions(c).otp.enabled, duration: authOptions(c).otp.duration },

@@ -10,7 +10,8 @@ import { problemBody } from './problem.ts';
 import { callContext, principalOf } from './request-context.ts';
 import { readBody } from './request-body.ts';
 import { respond } from './respond.ts';
-import { clientKey } from './rate-limit.ts';
+import { clientKey, type Hit } from './rate-limit.ts';
+import { countOldPasswordAttempt, isWrongOldPassword, type PasswordAttempt } from './password-attempts.ts';
 import type { RestDeps } from './rest-deps.ts';
 
 interface BatchItem {
@@ -71,6 +72,18 @@ export function registerBatchRoutes(app: FastifyInstance, deps: RestDeps): void 
         await deps.limiter!.check(reply, [[{ name: 'signup-ip', limit: deps.rateLimits.signUpPerIp, windowSeconds: 3600 }, clientKey(request)]]);
       }
     }
+    // Each `oldPassword` in the batch is a password check on its account (password-attempts.ts).
+    const attempts: PasswordAttempt[] = [];
+    let counted: Hit[] = [];
+    for (const it of items) {
+      if (it.method !== 'PATCH' && it.method !== 'PUT') continue;
+      const id = it.id ?? (typeof it.body.id === 'string' ? it.body.id : '');
+      const attempt = await countOldPasswordAttempt(deps, reply, request, principal, it.collection, id, it.body, counted);
+      if (attempt) {
+        attempts.push(attempt);
+        counted = attempt.hits;
+      }
+    }
     let failedAt = -1;
     try {
       const results = await records.transaction(async (tx) => {
@@ -96,6 +109,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: RestDeps): void 
       });
       return respond(request, reply, deps.metrics, results);
     } catch (e) {
+      if (attempts.length && isWrongOldPassword(e)) await Promise.all(attempts.map((a) => a.failed()));
       if (!isBasaltError(e) || e.status >= 500) throw e;
       throw new BasaltError('batch_failed', {
         cause: e,

@@ -2,7 +2,8 @@
  * `Idempotency-Key` on writes (IETF draft "The Idempotency-Key HTTP Header Field"): the first request
  * with a key runs and its answer is stored; a replay with the same payload gets the stored answer; a
  * replay while the first is still running gets 409; the same key with another payload gets 422.
- * Keys are scoped to the caller, kept for 24 hours; a 5xx answer is not stored, so it can be retried.
+ * Keys are scoped to the caller (kind, collection and id; anonymous callers by address) and to the
+ * target collection and record, kept for 24 hours; a 5xx answer is not stored, so it can be retried.
  * Stored answers are sealed ({@link SecretBox}, associated data `_idempotency/<key>`): an answer may
  * carry decrypted `secret` field values, which must never sit in the database in plaintext.
  */
@@ -12,6 +13,9 @@ import { BasaltError } from '../../errors/index.ts';
 import { formatTimestamp } from '../../tools/index.ts';
 import type { Database } from '../../db/index.ts';
 import type { AuthService } from '../../auth/index.ts';
+import type { Principal } from '../../records/index.ts';
+import type { CollectionRegistry } from '../../schema/index.ts';
+import { ipKey } from './rate-limit.ts';
 import { principalOf } from './request-context.ts';
 import { respondRaw } from './respond.ts';
 import type { Metrics } from '../../telemetry/index.ts';
@@ -38,16 +42,38 @@ function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
-async function scopedKey(request: FastifyRequest, auth: AuthService, key: string): Promise<string> {
+/**
+ * Who a stored answer belongs to: the principal by kind, collection and id (ids of two auth
+ * collections may look alike; a superuser and a user too), and for anonymous callers their address,
+ * so that one anonymous client never receives another's answer.
+ */
+export function idempotencyPrincipal(p: Principal, ip: string): string {
+  switch (p.kind) {
+    case 'anonymous': return `anonymous:${ipKey(ip)}`;
+    case 'superuser': return `superuser:_superusers:${String(p.record.id)}`;
+    case 'record': return `record:${p.collection}:${String(p.record.id)}`;
+    case 'apikey': return `apikey:${String(p.record.id)}`;
+  }
+}
+
+/**
+ * The stored key: principal, target (the route's collection, resolved to its id so a name and an id
+ * share one scope, and the record id) and the client's key. A stored answer is only ever replayed to
+ * the same principal, for the same collection and record.
+ */
+async function scopedKey(request: FastifyRequest, auth: AuthService, registry: CollectionRegistry, key: string): Promise<string> {
   const p = await principalOf(request, auth);
-  const who = p.kind === 'anonymous' ? 'anonymous' : `${p.kind}:${String(p.record.id)}`;
-  return sha256(`${who}\u0000${key}`);
+  const params = (request.params ?? {}) as { collection?: string; idOrName?: string; id?: string };
+  const named = params.collection ?? params.idOrName;
+  const collection = named === undefined ? '' : (registry.find(named)?.id ?? `?${named}`);
+  const target = `${request.routeOptions.url ?? ''}\u0000${collection}\u0000${params.id ?? ''}`;
+  return sha256(`${idempotencyPrincipal(p, request.ip)}\u0000${target}\u0000${key}`);
 }
 
 /**
  * Register the idempotency hooks on write routes (registered after this call); reads pay nothing.
  */
-export function registerIdempotency(app: FastifyInstance, db: Database, auth: AuthService, metrics: Metrics, secrets: SecretBox): void {
+export function registerIdempotency(app: FastifyInstance, db: Database, auth: AuthService, registry: CollectionRegistry, metrics: Metrics, secrets: SecretBox): void {
   let lastSweep = 0;
 
   const preHandler = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -56,7 +82,7 @@ export function registerIdempotency(app: FastifyInstance, db: Database, auth: Au
     if (typeof header !== 'string' || header.length === 0 || header.length > 255) {
       throw new BasaltError('bad_request', { message: 'Idempotency-Key must be 1 to 255 characters.' });
     }
-    const key = await scopedKey(request, auth, header);
+    const key = await scopedKey(request, auth, registry, header);
     const fingerprint = sha256(`${request.method} ${request.url}\u0000${JSON.stringify(request.body ?? null)}`);
     const now = Date.now();
     if (now - lastSweep > 60_000) {

@@ -56,7 +56,7 @@ export function registerRestApi(app: FastifyInstance, deps: RestDeps): void {
   });
   registerBodyParsers(app, deps.bodyLimit);
   registerInvalidUrlRoute(app);
-  registerIdempotency(app, deps.db, deps.auth, deps.metrics, deps.secrets);
+  registerIdempotency(app, deps.db, deps.auth, deps.registry, deps.metrics, deps.secrets);
   registerSystemRoutes(app, deps);
   registerCollectionRoutes(app, deps);
   registerRecordRoutes(app, deps);

@@ -7,6 +7,7 @@ import { callContext, queryString } from './request-context.ts';
 import { respond, respondJson } from './respond.ts';
 import { readBodyWithKind } from './request-body.ts';
 import { clientKey } from './rate-limit.ts';
+import { countOldPasswordAttempt, isWrongOldPassword } from './password-attempts.ts';
 import type { RestDeps } from './rest-deps.ts';
 
 type Params = { collection: string; id?: string };
@@ -56,7 +57,14 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RestDeps): void
   app.patch<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request, reply) => {
     const body = writeBody(request);
     const ctx = await callContext(request, auth, body);
-    return respond(request, reply, metrics, await records.update(ctx, request.params.collection, request.params.id, body, outputParams(request)));
+    // `oldPassword` is a password check: it spends the account's sign-in budget (password-attempts.ts).
+    const attempt = await countOldPasswordAttempt(deps, reply, request, ctx.principal, request.params.collection, request.params.id, body);
+    try {
+      return respond(request, reply, metrics, await records.update(ctx, request.params.collection, request.params.id, body, outputParams(request)));
+    } catch (e) {
+      if (attempt && isWrongOldPassword(e)) await attempt.failed();
+      throw e;
+    }
   });
 
   app.delete<{ Params: Params & { id: string } }>('/api/collections/:collection/records/:id', async (request, reply) => {

@@ -393,7 +393,8 @@ export class OAuthService {
   }
 
   async #findByEmail(c: Collection, email: string): Promise<Record<string, unknown> | undefined> {
-    return (await this.#records.findRawBy(c.name, 'email', email)) ?? (email !== email.toLowerCase() ? await this.#records.findRawBy(c.name, 'email', email.toLowerCase()) : undefined);
+    // The lookup ignores case (schema/auth-email-index.ts).
+    return this.#records.findRawBy(c.name, 'email', email);
   }
 
   /**
