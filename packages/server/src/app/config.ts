@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { parseMasterKeys } from '../secrets/index.ts';
 import { validateSmtpConfig, type SmtpConfig } from '../mail/index.ts';
+import { DEFAULT_QUERY_TIMEOUT_MS } from '../db/index.ts';
 
 /** The validated configuration every module receives. */
 export interface BasaltConfig {
@@ -58,6 +59,12 @@ export interface BasaltConfig {
   smtp: SmtpConfig;
   /** The application's name in emails (`{APP_NAME}`); `publicUrl` is its `{APP_URL}`. */
   appName: string;
+  /**
+   * Longest a list query (page and COUNT, with the client's filter and the rules) may run, ms; past it
+   * the request answers 400 `query_timeout` (PostgreSQL `statement_timeout`; SQLite: read workers and
+   * a row guard). See docs/operations.md.
+   */
+  queryTimeoutMs: number;
 }
 
 /** Limits on the endpoints attackers hammer. Windows are fixed, per node cluster (kept in the database). */
@@ -128,6 +135,7 @@ function envOverrides(env: NodeJS.ProcessEnv): Source {
   if (env.BASALT_FAST_READS) o.fastReads = env.BASALT_FAST_READS;
   if (env.BASALT_ENCRYPTION_KEYS) o.encryptionKeys = env.BASALT_ENCRYPTION_KEYS.split(',').map((x) => x.trim()).filter(Boolean);
   if (env.BASALT_APP_NAME) o.appName = env.BASALT_APP_NAME;
+  if (env.BASALT_QUERY_TIMEOUT_MS) o.queryTimeoutMs = env.BASALT_QUERY_TIMEOUT_MS;
   const smtp: Record<string, unknown> = {};
   if (env.BASALT_SMTP_HOST !== undefined) smtp.host = env.BASALT_SMTP_HOST;
   if (env.BASALT_SMTP_PORT) smtp.port = env.BASALT_SMTP_PORT;
@@ -254,6 +262,7 @@ export function loadConfig(flags: Source = {}, env: NodeJS.ProcessEnv = process.
     fastReads: asBool('fastReads', merged.fastReads),
     smtp,
     appName,
+    queryTimeoutMs: asInt('queryTimeoutMs', merged.queryTimeoutMs, 100, 600_000),
   };
 }
 
@@ -285,6 +294,7 @@ function defaults(): Required<Source> & Record<string, unknown> {
     fastReads: true,
     smtp: {},
     appName: 'Basalt',
+    queryTimeoutMs: DEFAULT_QUERY_TIMEOUT_MS,
   };
 }
 

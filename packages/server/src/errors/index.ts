@@ -69,6 +69,9 @@ export const errorCatalogue = {
   email_token_invalid: { status: 400, message: 'The token is invalid, expired or already used.' },
   otp_disabled: { status: 403, message: 'The collection is not configured to allow OTP authentication.' },
   otp_invalid: { status: 400, message: 'Invalid or expired OTP.' },
+  // Bounded reads (db/, docs/operations.md): a list query whose filter or rules cost too much is stopped.
+  query_timeout: { status: 400, message: 'The query took too long and was cancelled; narrow the filter or ask for fewer records.' },
+  database_busy: { status: 503, message: 'The database is busy with other queries; try again shortly.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */

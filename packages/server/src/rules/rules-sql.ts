@@ -65,18 +65,22 @@ class SqlCompiler {
     return this.d.quoteIdent(name);
   }
 
-  /** LEFT JOIN one node onto `parentAlias`; returns the node's alias. */
+  /**
+   * LEFT JOIN one node onto `parentAlias`; returns the node's alias. The joins that multiply rows
+   * (`@collection`, multi relations) carry the dialect's row guard, so a bounded read can be stopped
+   * inside them (db `readBounded`).
+   */
   joinNode(n: JoinNode, parentAlias: string, joins: Frag[]): string {
     const a = this.alias('j');
     const table = this.q(n.collection);
     if (n.kind === 'collection') {
-      joins.push({ sql: `LEFT JOIN ${table} ${a} ON 1=1`, params: [] });
+      joins.push({ sql: `LEFT JOIN ${table} ${a} ON ${this.d.rowGuard(`${a}.${this.q('id')}`)}`, params: [] });
     } else if (n.kind === 'single') {
       joins.push({ sql: `LEFT JOIN ${table} ${a} ON ${a}.${this.q('id')} = ${parentAlias}.${this.q(n.field!)}`, params: [] });
     } else {
       const je = this.alias('e');
       joins.push({ sql: `LEFT JOIN ${this.d.jsonEach(`${parentAlias}.${this.q(n.field!)}`, je)} ON 1=1`, params: [] });
-      joins.push({ sql: `LEFT JOIN ${table} ${a} ON ${a}.${this.q('id')} = ${je}.value`, params: [] });
+      joins.push({ sql: `LEFT JOIN ${table} ${a} ON ${a}.${this.q('id')} = ${je}.value AND ${this.d.rowGuard(`${a}.${this.q('id')}`)}`, params: [] });
     }
     return a;
   }

@@ -60,6 +60,8 @@ export const postgresDialect: Dialect = {
   changeLogLock: 'SELECT pg_advisory_xact_lock(7420421)',
   bootstrapLock: 'SELECT pg_advisory_xact_lock(7420420)',
   rowLockSuffix: ' FOR UPDATE',
+  // statement_timeout cancels on the server; nothing to evaluate per row.
+  rowGuard: () => 'TRUE',
   isUniqueViolation(e: unknown): boolean {
     return (e as { code?: string })?.code === '23505';
   },
