@@ -33,9 +33,12 @@ export type ReadReply =
   | { id: number; expired: true }
   | { id: number; error: { message: string; code?: string; errcode?: number } };
 
+/** What a worker posts: once `ready` (its connection is open), then one reply per request. */
+export type WorkerMessage = ReadReply | { ready: true };
+
 /** Options of {@link SqliteReadPool}. */
 export interface ReadPoolOptions extends WorkerSetup {
-  /** Longest a statement may run, and longest a read may wait for a free worker, ms. */
+  /** Longest a statement may run, ms; a read waits at most twice that (at least 2 s) for a free worker. */
   timeoutMs: number;
   /** Worker threads (each runs one statement at a time). */
   workers: number;
@@ -53,6 +56,8 @@ interface Job {
 
 interface Slot {
   worker: Worker;
+  /** The connection is open: statements' deadlines never include the thread's start-up. */
+  ready: boolean;
   job: Job | null;
   jobId: number;
   timer?: NodeJS.Timeout;
@@ -82,12 +87,14 @@ export class SqliteReadPool {
       const job: Job = { sql, params, resolve, reject };
       const slot = this.#idleSlot();
       if (slot) return this.#start(slot, job);
-      // Waiting is bounded too: past the limit the pool is overloaded, which is not this query's fault.
+      this.#grow();
+      // Waiting is bounded too: past that the pool is overloaded, which is not this query's fault. The
+      // floor covers a worker's start-up (~0.1 s, more on a loaded machine) before the first read.
       job.queueTimer = setTimeout(() => {
         const i = this.#queue.indexOf(job);
         if (i >= 0) this.#queue.splice(i, 1);
         reject(new BasaltError('database_busy'));
-      }, this.#opts.timeoutMs);
+      }, Math.max(2 * this.#opts.timeoutMs, 2000));
       this.#queue.push(job);
     });
   }
@@ -109,26 +116,37 @@ export class SqliteReadPool {
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
-  /** A worker without a statement, starting one when the pool has room. */
+  /** A started worker without a statement. */
   #idleSlot(): Slot | undefined {
-    for (const s of this.#slots) if (!s.job) return s;
-    const { workers } = this.#opts;
-    // Abandoned workers still hold a thread until their statement returns; never more than 2 × workers.
-    if (this.#slots.length < workers && this.#slots.length + this.#stopping < 2 * workers) return this.#spawn();
+    for (const s of this.#slots) if (s.ready && !s.job) return s;
     return undefined;
   }
 
-  #spawn(): Slot {
+  /** Start a worker for waiting reads, one at a time, when the pool has room. */
+  #grow(): void {
+    if (this.#closed || this.#slots.some((s) => !s.ready)) return;
+    const { workers } = this.#opts;
+    // Abandoned workers still hold a thread until their statement returns; never more than 2 × workers.
+    if (this.#slots.length < workers && this.#slots.length + this.#stopping < 2 * workers) this.#spawn();
+  }
+
+  #spawn(): void {
     const setup: WorkerSetup = { path: this.#opts.path, busyTimeoutMs: this.#opts.busyTimeoutMs };
     const worker = new Worker(WORKER_URL, { workerData: setup, name: 'basalt-sqlite-read' });
-    const slot: Slot = { worker, job: null, jobId: 0 };
-    worker.on('message', (m: ReadReply) => this.#reply(slot, m));
+    const slot: Slot = { worker, ready: false, job: null, jobId: 0 };
+    worker.on('message', (m: WorkerMessage) => {
+      if ('ready' in m) {
+        slot.ready = true;
+        this.#dispatch();
+      } else {
+        this.#reply(slot, m);
+      }
+    });
     worker.on('error', (e) => this.#lost(slot, e));
     worker.on('exit', (code) => this.#lost(slot, new Error(`bounded-read worker exited with code ${code}`)));
     // An idle worker never keeps the process alive (CLI commands, tests that forget close()).
     worker.unref();
     this.#slots.push(slot);
-    return slot;
   }
 
   #start(slot: Slot, job: Job): void {
@@ -197,7 +215,7 @@ export class SqliteReadPool {
   #dispatch(): void {
     while (!this.#closed && this.#queue.length) {
       const slot = this.#idleSlot();
-      if (!slot) return;
+      if (!slot) return this.#grow();
       const job = this.#queue.shift()!;
       clearTimeout(job.queueTimer);
       this.#start(slot, job);

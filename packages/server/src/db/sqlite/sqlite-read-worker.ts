@@ -5,11 +5,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openConnection } from './sqlite-connection.ts';
-import type { ReadReply, ReadRequest, WorkerSetup } from './sqlite-read-pool.ts';
+import type { ReadReply, ReadRequest, WorkerMessage, WorkerSetup } from './sqlite-read-pool.ts';
 
 const setup = workerData as WorkerSetup;
 const conn = openConnection(setup.path, { busyTimeoutMs: setup.busyTimeoutMs, readOnly: true });
 const port = parentPort!;
+port.postMessage({ ready: true } satisfies WorkerMessage);
 
 port.on('message', (m: ReadRequest) => {
   let reply: ReadReply;
