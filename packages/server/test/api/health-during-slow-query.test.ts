@@ -9,6 +9,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { dialects } from '../support/databases.ts';
 import { startTestApp, createCollection, type TestApp } from '../support/app.ts';
+import { loadConfig, ConfigError } from '../../src/app/index.ts';
 
 const LIMIT_MS = 1500;
 const ALIASES = ['a', 'b', 'c', 'd', 'e', 'f'];
@@ -66,3 +67,11 @@ for (const dialect of dialects()) {
     });
   });
 }
+
+describe('queryTimeoutMs setting', () => {
+  it('defaults to 3000 ms, reads BASALT_QUERY_TIMEOUT_MS, and refuses values outside 100 … 600000', () => {
+    assert.equal(loadConfig({}, {}).queryTimeoutMs, 3000);
+    assert.equal(loadConfig({}, { BASALT_QUERY_TIMEOUT_MS: '1500' }).queryTimeoutMs, 1500);
+    for (const bad of ['0', '99', '600001', '2.5', 'soon']) assert.throws(() => loadConfig({}, { BASALT_QUERY_TIMEOUT_MS: bad }), ConfigError, bad);
+  });
+});
