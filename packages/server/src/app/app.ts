@@ -67,7 +67,7 @@ export async function createApp(config: BasaltConfig, opts: CreateAppOptions = {
   const logger = opts.logger ?? createLogger({ level: config.logLevel, pretty: prettyLogs(config.logFormat, process.stdout.isTTY === true) });
   const secrets = loadSecretBox(config);
   const metrics = createMetrics();
-  const rawDb = await openDatabase({ url: config.databaseUrl || undefined, sqlitePath: sqlitePath(config), schema: config.databaseSchema });
+  const rawDb = await openDatabase({ url: config.databaseUrl || undefined, sqlitePath: sqlitePath(config), schema: config.databaseSchema, queryTimeoutMs: config.queryTimeoutMs });
   const db = instrumentDatabase(rawDb, metrics);
   try {
     let records: RecordsService | undefined;

@@ -15,8 +15,9 @@
  *
  * @example
  * // Adding a setting is one entry (and its line in docs/configuration.md):
- * queryTimeoutMs: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 30_000, env: 'BASALT_QUERY_TIMEOUT_MS', expected: 'milliseconds, 0 = none' },
+ * queryTimeoutMs: int(100, 600_000, DEFAULT_QUERY_TIMEOUT_MS, { env: 'BASALT_QUERY_TIMEOUT_MS', expected: 'milliseconds from 100 to 600000' }),
  */
+import { DEFAULT_QUERY_TIMEOUT_MS } from '../db/index.ts';
 
 /** A JSON Schema node with Basalt's annotations. */
 export interface SettingSchema {
@@ -102,6 +103,8 @@ export const SETTINGS: Record<string, SettingSchema> = {
   trustedProxies: { type: 'array', default: [], env: 'BASALT_TRUSTED_PROXIES', expected: 'a list of IP addresses or CIDR ranges, e.g. ["10.0.0.0/8", "127.0.0.1"]', items: { type: 'string', format: 'ip-or-cidr', expected: 'an IP address or CIDR range such as 10.0.0.0/8' } },
   auditRetentionDays: int(0, 36500, 365, { env: 'BASALT_AUDIT_RETENTION_DAYS', expected: 'days from 0 (keep forever) to 36500' }),
   fastReads: bool(true, { env: 'BASALT_FAST_READS' }),
+  // Longest a list query (page + COUNT, with filter and rules) may run before it is cancelled (docs/operations.md).
+  queryTimeoutMs: int(100, 600_000, DEFAULT_QUERY_TIMEOUT_MS, { env: 'BASALT_QUERY_TIMEOUT_MS', expected: 'milliseconds from 100 to 600000' }),
   // Members are checked again by mail/validateSmtpConfig (security rules, defaults that depend on each other).
   smtp: {
     type: 'object', default: {}, additionalProperties: false, expected: 'an object {host, port, security, …}',

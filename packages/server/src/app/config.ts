@@ -66,6 +66,12 @@ export interface BasaltConfig {
   timeouts: TimeoutConfig;
   /** Who may read the Prometheus metrics, and where. */
   metrics: MetricsConfig;
+  /**
+   * Longest a list query (page and COUNT, with the client's filter and the rules) may run, ms; past it
+   * the request answers 400 `query_timeout` (PostgreSQL `statement_timeout`; SQLite: read workers and
+   * a row guard). See docs/operations.md.
+   */
+  queryTimeoutMs: number;
 }
 
 /** Limits on the endpoints attackers hammer. Windows are fixed, per node cluster (kept in the database). */

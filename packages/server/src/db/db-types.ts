@@ -1,3 +1,10 @@
+/**
+ * Default limit of `Database.readBounded`, ms (config `queryTimeoutMs`). Generous for honest list
+ * pages (a filtered COUNT over a million SQLite rows takes well under a second), short enough that a
+ * few expensive requests cannot hold workers or pooled connections for long.
+ */
+export const DEFAULT_QUERY_TIMEOUT_MS = 3000;
+
 /** A value that can be bound to a SQL parameter. Booleans are converted per dialect. */
 export type SqlValue = string | number | bigint | boolean | null | Uint8Array;
 
@@ -107,11 +114,46 @@ export interface Dialect {
   isTransientConflict(e: unknown): boolean;
   /** How the driver reports a unique-constraint violation. */
   isUniqueViolation(e: unknown): boolean;
+  /**
+   * A boolean SQL term that is always true but lets a bounded read be stopped while it runs: the rule
+   * compiler ANDs it into every JOIN's ON condition, with a column of the joined table as argument, so
+   * that it is evaluated inside the nested loop that multiplies rows. SQLite: a call into
+   * `basalt_guard(<column>)` (registered on every connection), which throws once the statement's
+   * deadline has passed (see {@link Database.readBounded}); PostgreSQL: `TRUE` (its
+   * `statement_timeout` cancels statements on the server).
+   *
+   * @example
+   * `LEFT JOIN posts j1 ON ${dialect.rowGuard('j1.id')}`
+   */
+  rowGuard(columnExpr: string): string;
 }
 
 /** A connection pool (postgres) or connection pair (sqlite) with transactions. */
 export interface Database extends Executor {
   readonly dialect: Dialect;
+  /**
+   * All rows of a read whose cost depends on client input (list pages and their COUNT, with client
+   * filters and access rules), run so that it cannot hold the server: it is cancelled once it runs
+   * longer than {@link queryTimeoutMs} and then rejects with `BasaltError('query_timeout')` (400);
+   * the database stays usable. When too many bounded reads are already running or waiting, it rejects
+   * with `BasaltError('database_busy')` (503).
+   *
+   * - PostgreSQL: a separate small pool whose sessions have `statement_timeout` set, so the server
+   *   cancels the statement and the main pool's connections are never taken by slow reads.
+   * - SQLite (file): a worker thread with its own read-only connection runs the statement, so the
+   *   event loop stays free; the row guard ({@link Dialect.rowGuard}) in the statement stops it at the
+   *   deadline. Like `all()` outside a transaction, it reads the last committed state.
+   * - SQLite `:memory:` (one private connection, which no worker can share): on the main thread; the
+   *   row guard still cancels at the deadline, but the event loop waits until then.
+   *
+   * Only SELECT / WITH … SELECT statements belong here.
+   *
+   * @example
+   * const rows = await db.readBounded('SELECT id FROM posts WHERE …', params);
+   */
+  readBounded<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  /** The limit of {@link readBounded}, in ms. */
+  readonly queryTimeoutMs: number;
   /**
    * Run `fn` in one transaction: committed when it resolves, rolled back when it throws.
    * Nested calls with the same executor are the caller's business: pass `tx` down.

@@ -80,6 +80,9 @@ export const errorCatalogue = {
   // Identity hardening (auth ids, password sign-in options; docs/access-control.md).
   auth_id_not_allowed: { status: 400, message: 'The id of an auth record is chosen by the server; leave "id" out of the sign-up.' },
   password_auth_disabled: { status: 403, message: 'The collection is not configured to allow password authentication.' },
+  // Bounded reads (db/, docs/operations.md): a list query whose filter or rules cost too much is stopped.
+  query_timeout: { status: 400, message: 'The query took too long and was cancelled; narrow the filter or ask for fewer records.' },
+  database_busy: { status: 503, message: 'The database is busy with other queries; try again shortly.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */

@@ -228,13 +228,14 @@ export class RecordsService {
     const sql = terms.some((t) => t.field === 'random')
       ? `SELECT ${selectColumns(c, d.quoteIdent, alias)} FROM ${alias} ${whereSql} ORDER BY ${order} LIMIT ? OFFSET ?`
       : `SELECT ${selectColumns(c, d.quoteIdent, alias)} FROM (SELECT ${alias}.id AS page_id FROM ${alias} ${whereSql} ORDER BY ${order} LIMIT ? OFFSET ?) AS page_ids JOIN ${alias} ON ${alias}.id = page_ids.page_id ORDER BY ${order}`;
-    const rows = await this.db.all(sql, [...params, perPage + 1, (page - 1) * perPage]);
+    // Bounded: the page's cost depends on the client's filter and the rules (db readBounded, query_timeout).
+    const rows = await this.db.readBounded(sql, [...params, perPage + 1, (page - 1) * perPage]);
     const hasMore = rows.length > perPage;
     if (hasMore) rows.pop();
     let totalItems = -1;
     let totalPages = -1;
     if (!skipTotal) {
-      const row = await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${alias} ${countWhere}`, countParams);
+      const [row] = await this.db.readBounded<{ n: number }>(`SELECT COUNT(*) AS n FROM ${alias} ${countWhere}`, countParams);
       totalItems = Number(row?.n ?? 0);
       totalPages = Math.ceil(totalItems / perPage);
     }

@@ -70,19 +70,23 @@ class SqlCompiler {
     return this.d.quoteIdent(name);
   }
 
-  /** LEFT JOIN one node onto `parentAlias`; returns the node's alias. */
+  /**
+   * LEFT JOIN one node onto `parentAlias`; returns the node's alias. The joins that multiply rows
+   * (`@collection`, multi relations) carry the dialect's row guard, so a bounded read can be stopped
+   * inside them (db `readBounded`).
+   */
   joinNode(n: JoinNode, parentAlias: string, joins: Frag[]): string {
     const a = this.alias('j');
     const table = this.q(n.collection);
     let on: string;
     if (n.kind === 'collection') {
-      on = '1=1';
+      on = this.d.rowGuard(`${a}.${this.q('id')}`);
     } else if (n.kind === 'single') {
       on = `${a}.${this.q('id')} = ${parentAlias}.${this.q(n.field!)}`;
     } else {
       const je = this.alias('e');
       joins.push({ sql: `LEFT JOIN ${this.d.jsonEach(`${parentAlias}.${this.q(n.field!)}`, je)} ON 1=1`, params: [] });
-      on = `${a}.${this.q('id')} = ${je}.value`;
+      on = `${a}.${this.q('id')} = ${je}.value AND ${this.d.rowGuard(`${a}.${this.q('id')}`)}`;
     }
     const guard = this.guard(n, a);
     joins.push({ sql: `LEFT JOIN ${table} ${a} ON ${on}${guard ? ` AND ${guard.sql}` : ''}`, params: guard ? guard.params : [] });

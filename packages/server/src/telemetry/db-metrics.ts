@@ -3,7 +3,7 @@ import type { Database, Executor, Row, SqlValue } from '../db/index.ts';
 import type { DbOperation, Metrics } from './metrics-registry.ts';
 
 /**
- * Wrap `db` so every `all`, `get`, `run` and `transaction` (and every call on the executor a
+ * Wrap `db` so every `all`, `get`, `run`, `readBounded` (timed as `all`) and `transaction` (and every call on the executor a
  * transaction hands out) is timed into `metrics`, labelled with the dialect. `dialect`, `description`
  * and `close` pass through. Overhead: two `performance.now()` calls and one histogram update per call;
  * the wrapped call's own promise is returned.
@@ -54,9 +54,20 @@ export function instrumentDatabase(db: Database, metrics: Metrics): Database {
     }
   }
 
+  async function readBounded<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    const start = performance.now();
+    try {
+      return await db.readBounded<T>(sql, params);
+    } finally {
+      metrics.observeDb('all', dialect, (performance.now() - start) / 1e3);
+    }
+  }
+
   const direct = wrap(db);
   return {
     ...direct,
+    readBounded,
+    get queryTimeoutMs() { return db.queryTimeoutMs; },
     get dialect() { return db.dialect; },
     get description() { return db.description; },
     transaction: timedTransaction,

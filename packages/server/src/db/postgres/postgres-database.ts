@@ -1,5 +1,6 @@
 import pg from 'pg';
-import type { Database, Dialect, Executor, Row, SqlValue } from '../db-types.ts';
+import { BasaltError } from '../../errors/index.ts';
+import { DEFAULT_QUERY_TIMEOUT_MS, type Database, type Dialect, type Executor, type Row, type SqlValue } from '../db-types.ts';
 import { postgresDialect } from './postgres-dialect.ts';
 
 /** Options for {@link openPostgres}. */
@@ -10,6 +11,30 @@ export interface PostgresOptions {
   schema?: string;
   /** Pool size. */
   max?: number;
+  /** `statement_timeout` of `readBounded`, ms (default {@link DEFAULT_QUERY_TIMEOUT_MS}). */
+  queryTimeoutMs?: number;
+  /** Connections of the bounded-read pool (default 4), apart from the `max` of the main pool. */
+  boundedMax?: number;
+  /**
+   * `statement_timeout` of statements outside transactions on the main pool, ms (default
+   * {@link SAFETY_NET_TIMEOUT_MS}; 0 = none). Transactions run without one (see `transaction`).
+   */
+  safetyNetTimeoutMs?: number;
+}
+
+/**
+ * The safety net for every statement run outside a transaction on the main pool (views, sign-in
+ * lookups, housekeeping deletes): a minute, far beyond any honest single statement there, but finite,
+ * so that a pathological access rule cannot hold a pooled connection for ever.
+ */
+export const SAFETY_NET_TIMEOUT_MS = 60_000;
+
+/** SQLSTATE `query_canceled`: statement_timeout (or pg_cancel_backend) stopped the statement. */
+const QUERY_CANCELED = '57014';
+
+/** A cancelled statement is the client's too-expensive query: a stable 400, never a 500. */
+function mapCancel(e: unknown): unknown {
+  return (e as { code?: string })?.code === QUERY_CANCELED ? new BasaltError('query_timeout', { cause: e }) : e;
 }
 
 // Keep BIGINT (int8) and NUMERIC as JS numbers: sequence numbers and counts stay well below 2^53.
@@ -63,17 +88,21 @@ class ClientExecutor implements Executor {
   constructor(client: pg.PoolClient | pg.Pool) {
     this.#client = client;
   }
+  async #query(sql: string, params?: readonly SqlValue[]): Promise<pg.QueryResult> {
+    try {
+      return await this.#client.query(convert(sql), values(params));
+    } catch (e) {
+      throw mapCancel(e);
+    }
+  }
   async all<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-    const r = await this.#client.query(convert(sql), values(params));
-    return r.rows as T[];
+    return (await this.#query(sql, params)).rows as T[];
   }
   async get<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
-    const r = await this.#client.query(convert(sql), values(params));
-    return r.rows[0] as T | undefined;
+    return (await this.#query(sql, params)).rows[0] as T | undefined;
   }
   async run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
-    const r = await this.#client.query(convert(sql), values(params));
-    return { changes: r.rowCount ?? 0 };
+    return { changes: (await this.#query(sql, params)).rowCount ?? 0 };
   }
 }
 
@@ -82,19 +111,36 @@ class PostgresDatabase implements Database {
   readonly description: string;
   readonly #pool: pg.Pool;
   readonly #exec: ClientExecutor;
+  /**
+   * Bounded reads: their own few connections, each session with `statement_timeout` set at connect,
+   * so the server cancels a slow statement and slow reads can never take the main pool's connections.
+   * One round trip per query, like the main pool (SET LOCAL would need BEGIN/SET/query/COMMIT).
+   */
+  readonly #bounded: pg.Pool;
+  readonly queryTimeoutMs: number;
 
   constructor(opts: PostgresOptions) {
     const schema = opts.schema ?? 'public';
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid PostgreSQL schema name: ${schema}`);
+    this.queryTimeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+    const safetyNet = opts.safetyNetTimeoutMs ?? SAFETY_NET_TIMEOUT_MS;
     this.#pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.max ?? 10,
       // Waiting forever for a pooled connection turns an overload into a hang; fail the request instead.
       connectionTimeoutMillis: 10_000,
-      options: `-c search_path=${schema}`,
+      options: `-c search_path=${schema} -c statement_timeout=${safetyNet}`,
+    });
+    this.#bounded = new pg.Pool({
+      connectionString: opts.url,
+      max: opts.boundedMax ?? 4,
+      // Waiting for a bounded connection is bounded by the same limit (then database_busy).
+      connectionTimeoutMillis: this.queryTimeoutMs,
+      options: `-c search_path=${schema} -c statement_timeout=${this.queryTimeoutMs}`,
     });
     // A pool error (e.g. the server restarted) must not crash the process; the next query reconnects.
     this.#pool.on('error', () => {});
+    this.#bounded.on('error', () => {});
     this.#exec = new ClientExecutor(this.#pool);
     const u = new URL(opts.url);
     u.password = u.password ? '***' : '';
@@ -111,10 +157,23 @@ class PostgresDatabase implements Database {
     return this.#exec.run(sql, params);
   }
 
+  async readBounded<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    try {
+      return (await this.#bounded.query(convert(sql), values(params))).rows as T[];
+    } catch (e) {
+      // pg-pool's own wait limit for a free connection: every bounded connection is busy.
+      if (e instanceof Error && /timeout exceeded when trying to connect/.test(e.message)) throw new BasaltError('database_busy', { cause: e });
+      throw mapCancel(e);
+    }
+  }
+
   async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     try {
-      await client.query('BEGIN');
+      // No safety net inside transactions: they are the write path, migrations (CREATE INDEX on a big
+      // table, column conversions), key rotation and the bootstrap lock wait, which may rightly take
+      // long. One simple-protocol message, so this costs no extra round trip.
+      await client.query('BEGIN; SET LOCAL statement_timeout = 0');
       try {
         const result = await fn(new ClientExecutor(client));
         await client.query('COMMIT');
@@ -129,7 +188,7 @@ class PostgresDatabase implements Database {
   }
 
   async close(): Promise<void> {
-    await this.#pool.end();
+    await Promise.all([this.#pool.end(), this.#bounded.end()]);
   }
 }
 

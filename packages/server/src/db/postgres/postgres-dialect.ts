@@ -63,6 +63,8 @@ export const postgresDialect: Dialect = {
   rowKeyShareSuffix: ' FOR KEY SHARE',
   // 40P01 deadlock_detected, 40001 serialization_failure: PostgreSQL rolled the transaction back.
   isTransientConflict: (e: unknown): boolean => ['40P01', '40001'].includes((e as { code?: string })?.code ?? ''),
+  // statement_timeout cancels on the server; nothing to evaluate per row.
+  rowGuard: () => 'TRUE',
   isUniqueViolation(e: unknown): boolean {
     return (e as { code?: string })?.code === '23505';
   },

@@ -1,8 +1,11 @@
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
-import type { Database, Dialect, Executor, Row, SqlValue } from '../db-types.ts';
+import { BasaltError } from '../../errors/index.ts';
+import { DEFAULT_QUERY_TIMEOUT_MS, type Database, type Dialect, type Executor, type Row, type SqlValue } from '../db-types.ts';
 import { sqliteDialect } from './sqlite-dialect.ts';
+import { openConnection, type Connection } from './sqlite-connection.ts';
+import { SqliteReadPool } from './sqlite-read-pool.ts';
 
 /** Options for {@link openSqlite}. */
 export interface SqliteOptions {
@@ -10,20 +13,10 @@ export interface SqliteOptions {
   path: string;
   /** Busy timeout in ms for the rare case another process holds the write lock. */
   busyTimeoutMs?: number;
-}
-
-function toSqlite(v: SqlValue): SQLInputValue {
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  return v;
-}
-
-const NO_PARAMS: SQLInputValue[] = [];
-
-function bind(params: readonly SqlValue[] | undefined): SQLInputValue[] {
-  if (!params || params.length === 0) return NO_PARAMS;
-  // Copy only when a boolean needs converting; most parameter lists pass through as they are.
-  for (let i = 0; i < params.length; i++) if (typeof params[i] === 'boolean') return params.map(toSqlite);
-  return params as SQLInputValue[];
+  /** Limit of `readBounded`, ms (default {@link DEFAULT_QUERY_TIMEOUT_MS}). */
+  queryTimeoutMs?: number;
+  /** Worker threads for bounded reads (default: 2, or 1 on a one-core machine). */
+  readWorkers?: number;
 }
 
 /** A tiny FIFO lock: SQLite has one writer, so write transactions take turns in-process. */
@@ -38,34 +31,6 @@ class Mutex {
   }
 }
 
-/** Prepared statements are cached per connection: compile once, run many. */
-class Connection implements Executor {
-  readonly db: DatabaseSync;
-  readonly #cache = new Map<string, StatementSync>();
-  constructor(db: DatabaseSync) {
-    this.db = db;
-  }
-  stmt(sql: string): StatementSync {
-    let s = this.#cache.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      if (this.#cache.size > 500) this.#cache.clear();
-      this.#cache.set(sql, s);
-    }
-    return s;
-  }
-  async all<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-    return this.stmt(sql).all(...bind(params)) as T[];
-  }
-  async get<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
-    return this.stmt(sql).get(...bind(params)) as T | undefined;
-  }
-  async run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
-    const r = this.stmt(sql).run(...bind(params));
-    return { changes: Number(r.changes) };
-  }
-}
-
 class SqliteDatabase implements Database {
   readonly dialect: Dialect = sqliteDialect;
   readonly description: string;
@@ -73,28 +38,33 @@ class SqliteDatabase implements Database {
   /** Reads outside transactions use their own connection, so they never see uncommitted writes. */
   readonly #reader: Connection;
   readonly #writeLock = new Mutex();
+  readonly queryTimeoutMs: number;
+  /** Bounded reads off the main thread; absent for `:memory:`, which no other connection can open. */
+  readonly #pool: SqliteReadPool | undefined;
 
   constructor(opts: SqliteOptions) {
-    const busy = opts.busyTimeoutMs ?? 5000;
-    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
-    const open = () => {
-      const db = new DatabaseSync(opts.path);
-      db.exec(`PRAGMA busy_timeout = ${busy}`);
-      db.exec('PRAGMA journal_mode = WAL');
-      // FULL: a commit is on disk before we acknowledge it (issue: no acknowledged write is lost on SIGKILL
-      // is already true with NORMAL in WAL mode; FULL also covers power loss).
-      db.exec('PRAGMA synchronous = FULL');
-      db.exec('PRAGMA foreign_keys = ON');
-      // 32 MiB page cache per connection (SQLite's default is 2 MiB): a 10,000-row table with text
-      // bodies no longer fits the default, and every miss is a read system call.
-      db.exec('PRAGMA cache_size = -32000');
-      db.exec('PRAGMA temp_store = MEMORY');
-      return new Connection(db);
-    };
-    this.#writer = open();
+    const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    const memory = opts.path === ':memory:';
+    if (!memory) mkdirSync(dirname(opts.path), { recursive: true });
+    this.#writer = openConnection(opts.path, { busyTimeoutMs });
     // An in-memory database is private to its connection, so there the reader is the writer.
-    this.#reader = opts.path === ':memory:' ? this.#writer : open();
+    this.#reader = memory ? this.#writer : openConnection(opts.path, { busyTimeoutMs });
+    this.queryTimeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+    const workers = opts.readWorkers ?? Math.min(2, availableParallelism());
+    this.#pool = memory ? undefined : new SqliteReadPool({ path: opts.path, busyTimeoutMs, timeoutMs: this.queryTimeoutMs, workers, maxQueue: 64 * workers });
     this.description = `sqlite:${opts.path}`;
+  }
+
+  readBounded<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    if (this.#pool) return this.#pool.read(sql, params) as Promise<T[]>;
+    return this.#readHere<T>(sql, params);
+  }
+
+  /** `:memory:`: the main thread's reader, stopped by the row guard at the deadline. */
+  async #readHere<T extends Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    const r = this.#reader.allUntil(sql, params, Date.now() + this.queryTimeoutMs);
+    if ('rows' in r) return r.rows as T[];
+    throw new BasaltError('query_timeout');
   }
 
   all<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
@@ -127,6 +97,7 @@ class SqliteDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    await this.#pool?.close();
     const release = await this.#writeLock.lock();
     try {
       if (this.#reader !== this.#writer) this.#reader.db.close();

@@ -1,4 +1,5 @@
 import type { ColumnKind, Dialect, SqlValue } from '../db-types.ts';
+import { sqliteRowGuard } from './sqlite-connection.ts';
 
 /** SQLite: JSON as TEXT with the JSON1 functions, booleans as 0/1, LIKE is case-insensitive for ASCII. */
 export const sqliteDialect: Dialect = {
@@ -59,6 +60,8 @@ export const sqliteDialect: Dialect = {
   rowLockSuffix: '',
   rowKeyShareSuffix: '',
   isTransientConflict: () => false,
+  // A deadline check inside the join loop: node:sqlite cannot interrupt a statement otherwise.
+  rowGuard: sqliteRowGuard,
   isUniqueViolation(e: unknown): boolean {
     const err = e as { code?: string; errcode?: number; message?: string };
     return (err?.errcode === 2067 || err?.errcode === 1555) || /UNIQUE constraint failed/.test(String(err?.message ?? ''));
