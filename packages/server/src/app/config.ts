@@ -6,7 +6,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from 'ajv';
 import { parseMasterKeys } from '../secrets/index.ts';
 import { validateSmtpConfig, type SmtpConfig } from '../mail/index.ts';
 import { ALIASES, ANNOTATIONS, SETTINGS, configJsonSchema, walkSettings, type SettingSchema } from './config-schema.ts';
@@ -155,6 +156,8 @@ let compiled: ValidateFunction | undefined;
 /** The schema's validator, compiled once, on first use (commands that read no configuration never pay for it). */
 function validator(): ValidateFunction {
   if (!compiled) {
+    // Loaded here, not at import: `basalt --help` and friends start without it.
+    const { Ajv } = createRequire(import.meta.url)('ajv') as { Ajv: typeof AjvClass };
     const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
     ajv.addVocabulary([...ANNOTATIONS]);
     ajv.addFormat('ip-or-cidr', isIpOrCidr);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, type CliResult } from '../support/server-process.ts';
+import { runCli } from '../support/server-process.ts';
 import { unknownEnvironmentVariables } from '../../src/app/index.ts';
 
 interface BadConfig {
@@ -64,19 +64,6 @@ const cases: BadConfig[] = [
   { name: 'a file that is not JSON', file: '{"http": ', paths: [], mentions: ['not valid JSON'] },
 ];
 
-/** Run at most `n` at a time: a burst of Node processes on a busy machine times out. */
-async function pool<T, R>(items: T[], n: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await work(items[i]);
-    }
-  }));
-  return out;
-}
-
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('configuration validation (basalt serve as a child process)', () => {
@@ -93,24 +80,23 @@ describe('configuration validation (basalt serve as a child process)', () => {
     return ['--config', path];
   }
 
-  it('each bad configuration exits 2 and names its key path and what was expected', async () => {
-    const results: CliResult[] = await pool(cases, 4, (c) => {
-      const i = cases.indexOf(c);
-      const data = join(dir, `data-${i}`);
-      // No --http here: flags win over the file, and some cases are about the file's http.
-      return runCli(['serve', '--dir', data, '--migrations-dir', join(data, 'migrations'), ...fileArgs(c, i), ...(c.args ?? [])], { env: c.env, timeoutMs: 45_000 });
-    });
-    results.forEach((r, i) => {
-      const c = cases[i];
-      const detail = `${c.name}\nexit ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout.slice(0, 500)}`;
-      assert.equal(r.code, 2, detail);
-      assert.match(r.stderr, /^basalt: \S/, detail);
-      assert.doesNotMatch(r.stderr, /Cannot read properties|TypeError|at .*\.ts:\d+/, `no crash: ${detail}`);
-      assert.doesNotMatch(r.stdout, /serving at/, `did not start: ${detail}`);
-      for (const p of c.paths) assert.match(r.stderr, new RegExp(`(^|\\s)${escape(p)}[ :]`), `names ${p}: ${detail}`);
-      for (const m of c.mentions ?? []) assert.ok(r.stderr.includes(m), `mentions ${m}: ${detail}`);
-      for (const h of c.hides ?? []) assert.ok(!r.stderr.includes(h) && !r.stdout.includes(h), `never echoes ${h}: ${detail}`);
-      assert.ok(!existsSync(join(dir, `data-${i}`, 'data.db')), `touched no database: ${detail}`);
+  // One test per case (each with its own time budget), four child processes at a time.
+  describe('each bad configuration exits 2 and names its key path and what was expected', { concurrency: 4 }, () => {
+    cases.forEach((c, i) => {
+      it(c.name, async () => {
+        const data = join(dir, `data-${i}`);
+        // No --http here: flags win over the file, and some cases are about the file's http.
+        const r = await runCli(['serve', '--dir', data, '--migrations-dir', join(data, 'migrations'), ...fileArgs(c, i), ...(c.args ?? [])], { env: c.env, timeoutMs: 60_000 });
+        const detail = `exit ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout.slice(0, 500)}`;
+        assert.equal(r.code, 2, detail);
+        assert.match(r.stderr, /^basalt: \S/, detail);
+        assert.doesNotMatch(r.stderr, /Cannot read properties|TypeError|at .*\.ts:\d+/, `no crash: ${detail}`);
+        assert.doesNotMatch(r.stdout, /serving at/, `did not start: ${detail}`);
+        for (const p of c.paths) assert.match(r.stderr, new RegExp(`(^|\\s)${escape(p)}[ :]`), `names ${p}: ${detail}`);
+        for (const m of c.mentions ?? []) assert.ok(r.stderr.includes(m), `mentions ${m}: ${detail}`);
+        for (const h of c.hides ?? []) assert.ok(!r.stderr.includes(h) && !r.stdout.includes(h), `never echoes ${h}: ${detail}`);
+        assert.ok(!existsSync(join(data, 'data.db')), `touched no database: ${detail}`);
+      });
     });
   });
 

@@ -11,7 +11,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dialects } from '../support/databases.ts';
-import { freshServerData, runCli, runCliOk, startServer, type ServerData, type ServerProcess } from '../support/server-process.ts';
+import { freshServerData, runCli, runCliOk, runClis, startServer, type ServerData, type ServerProcess } from '../support/server-process.ts';
 
 type Json = Record<string, any>;
 
@@ -62,7 +62,7 @@ for (const dialect of dialects()) {
         [['superuser', '--help'], /Usage: basalt superuser upsert EMAIL PASSWORD/],
         [['migrate', '--help'], /Usage: basalt migrate[\s\S]*up[\s\S]*down \[N\][\s\S]*status[\s\S]*create NAME/],
       ];
-      const results = await Promise.all(cases.map(([args]) => runCli(args)));
+      const results = await runClis(cases.map(([args]) => ({ args })));
       results.forEach((r, i) => {
         const [args, usage] = cases[i];
         assert.equal(r.code, 0, `basalt ${args.join(' ')}: ${r.stderr}`);
@@ -99,10 +99,7 @@ for (const dialect of dialects()) {
         ['migrate', ...data.flags(), 'down', 'many'],
         ['migrate', ...data.flags(), 'up', 'extra'],
       ];
-      // Four at a time: twenty Node processes started at once on a two-core machine under test load
-      // took longer than any sensible timeout (the test failed without a fault in the CLI).
-      const results: Awaited<ReturnType<typeof runCli>>[] = [];
-      for (let i = 0; i < cases.length; i += 4) results.push(...(await Promise.all(cases.slice(i, i + 4).map((args) => runCli(args, { timeoutMs: 60_000 })))));
+      const results = await runClis(cases.map((args) => ({ args })));
       results.forEach((r, i) => {
         const args = cases[i].join(' ');
         assert.equal(r.code, 2, `basalt ${args} → ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);

@@ -93,6 +93,22 @@ export function runCli(args: string[], opts: { timeoutMs?: number; env?: Record<
   });
 }
 
+/**
+ * Run several CLI invocations, at most `concurrency` at a time (results in order): a burst of Node
+ * processes on a busy machine makes each one slow enough to hit its timeout.
+ */
+export async function runClis(runs: { args: string[]; env?: Record<string, string> }[], opts: { timeoutMs?: number; concurrency?: number } = {}): Promise<CliResult[]> {
+  const out: CliResult[] = new Array(runs.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 4, runs.length) }, async () => {
+    while (next < runs.length) {
+      const i = next++;
+      out[i] = await runCli(runs[i].args, { timeoutMs: opts.timeoutMs ?? 60_000, env: runs[i].env });
+    }
+  }));
+  return out;
+}
+
 /** Run the CLI and fail (with its output) unless it exits 0. */
 export async function runCliOk(args: string[]): Promise<CliResult> {
   const r = await runCli(args);
