@@ -707,8 +707,14 @@ function fixedPaths(): Record<string, unknown> {
     '/metrics': {
       get: {
         tags: ['Operations'], operationId: 'metrics', summary: 'Prometheus metrics',
-        description: 'Metrics in the Prometheus text exposition format (see docs/operations.md for the series).',
-        responses: { 200: { description: 'Metrics.', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        description: 'Metrics in the Prometheus text exposition format (see docs/operations.md for the series). Off the public port by default '
+          + '(404): served here only when `metrics.token` is configured, to `Authorization: Bearer <metrics token>` (not a user token), or on the '
+          + 'separate `metrics.http` listener.',
+        responses: {
+          200: { description: 'Metrics.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          401: { description: 'Missing or wrong metrics token (`metrics_unauthorized`).' },
+          404: { description: 'Metrics are not served on this port (no `metrics.token`, or a separate `metrics.http` listener).' },
+        },
       },
     },
     '/api/openapi.json': {
