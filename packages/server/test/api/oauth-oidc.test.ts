@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import PocketBase from 'pocketbase';
+import { roomInWindow } from '../support/rate-windows.ts';
 import { dialects } from '../support/databases.ts';
 import { startTestApp, createCollection, createRecord, type TestApp } from '../support/app.ts';
 import { startIssuer, type Callback, type TestIssuer } from '../support/oidc-issuer.ts';
@@ -583,6 +584,7 @@ for (const dialect of dialects()) {
     after(async () => t.dispose());
 
     it('auth-with-oauth2 is rate limited per client address', async () => {
+      await roomInWindow();
       const statuses: number[] = [];
       for (let i = 0; i < 3; i++) {
         const res = await t.app.http.inject({ method: 'POST', url: '/api/collections/users/auth-with-oauth2', payload: { provider: 'nope', code: 'x', codeVerifier: 'v'.repeat(43), redirectURL: 'https://app.example/cb' } });

@@ -7,15 +7,7 @@ import assert from 'node:assert/strict';
 import { dialects } from '../support/databases.ts';
 import { startTestApp, createCollection, type TestApp } from '../support/app.ts';
 import { loadConfig } from '../../src/app/index.ts';
-
-/**
- * Windows are fixed (`floor(now / window)`): a burst that straddles a window's end is counted in two
- * windows. Tests that count within one window start it at least `needMs` before the window ends.
- */
-async function roomInWindow(windowSeconds: number, needMs = 5000): Promise<void> {
-  const left = windowSeconds * 1000 - (Date.now() % (windowSeconds * 1000));
-  if (left < needMs) await new Promise((r) => setTimeout(r, left + 50));
-}
+import { roomInWindow } from '../support/rate-windows.ts';
 
 for (const dialect of dialects()) {
   describe(`rate limits (${dialect})`, () => {

@@ -7,6 +7,7 @@
  */
 import { describe, before, after, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { roomInWindow } from '../support/rate-windows.ts';
 import { dialects } from '../support/databases.ts';
 import { startTestApp, createCollection, createRecord, type TestApp } from '../support/app.ts';
 import { loadConfig } from '../../src/app/index.ts';
@@ -34,6 +35,7 @@ for (const dialect of dialects()) {
     after(async () => t.dispose());
 
     it('an attacker\'s wrong passwords lock out only the attacker\'s source; the owner from another address signs in', async () => {
+      await roomInWindow();
       for (let i = 0; i < LIMIT; i++) assert.equal((await signIn('alice@example.com', `wrong ${i} horse`, '10.20.0.1')).statusCode, 400);
       const attacker = await signIn('alice@example.com', password, '10.20.0.1');
       assert.equal(attacker.statusCode, 429, 'the attacker\'s source waits, even with the right password');
@@ -43,6 +45,7 @@ for (const dialect of dialects()) {
     });
 
     it('guesses from many sources are slowed progressively per identity, without a 429', async () => {
+      await roomInWindow();
       const times: number[] = [];
       for (let i = 0; i < LIMIT + 1; i++) {
         const { res, ms } = await timed(() => signIn('bob@example.com', `wrong ${i} horse`, `10.21.0.${i + 1}`));
@@ -56,6 +59,7 @@ for (const dialect of dialects()) {
     });
 
     it('PATCH with oldPassword spends the sign-in budget and waits the sign-in delays (record route and batch)', async () => {
+      await roomInWindow();
       const owner = (await signIn('carol@example.com', password, '10.22.0.1')).json() as { token: string; record: { id: string } };
       const stolen = owner.token;
       const url = `/api/collections/users/records/${owner.record.id}`;
