@@ -100,6 +100,12 @@ export interface Dialect {
   /** Appended to a SELECT inside a transaction to lock the rows it reads (` FOR UPDATE`; empty on SQLite, whose writer lock covers it). */
   readonly rowLockSuffix: string;
   /**
+   * Appended to a SELECT inside a transaction to lock rows it is about to update without changing their
+   * key (` FOR NO KEY UPDATE`, the lock an UPDATE itself takes: it leaves `FOR KEY SHARE` holders alone;
+   * empty on SQLite).
+   */
+  readonly rowUpdateLockSuffix: string;
+  /**
    * Appended to a SELECT inside a transaction to keep the rows it reads from being deleted (or their key
    * changed) until commit, without blocking ordinary updates of them: what a foreign-key check takes
    * (` FOR KEY SHARE`; empty on SQLite, whose writer lock covers it). Record writes take it on the

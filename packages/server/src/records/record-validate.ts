@@ -109,6 +109,8 @@ function check(field: Field, v: unknown): { code: string; message: string } | un
     }
     case 'number': {
       const n = v as number;
+      // A modifier sum can overflow (`n+: 1.7e308` twice): Infinity would be stored and shown as null.
+      if (!Number.isFinite(n)) return { code: 'validation_invalid_number', message: 'Must be a finite number.' };
       if (field.onlyInt && !Number.isInteger(n)) return { code: 'validation_only_int_constraint', message: 'Decimal numbers are not allowed.' };
       if (field.min != null && n < field.min) return { code: 'validation_min_number_constraint', message: `Must be larger than ${field.min}.` };
       if (field.max != null && n > field.max) return { code: 'validation_max_number_constraint', message: `Must be less than ${field.max}.` };

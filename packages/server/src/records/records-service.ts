@@ -356,7 +356,7 @@ export class RecordsService {
     const expandTree = parseExpand(out.expand);
     const fieldsTree = parseFieldsParam(out.fields);
     return this.#inTx(tx, async (ex) => {
-      const row = await this.#lockRow(ex, c, id);
+      const row = await this.#lockRow(ex, c, id, 'update');
       const existing = this.#decode(c, row);
       const resolved = resolveWrite(c, body, existing);
       const rctx = withRuleBody(ctx, resolved.ruleBody);
@@ -384,13 +384,17 @@ export class RecordsService {
   }
 
   /**
-   * Read row `id` of `c` and lock it until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's
-   * write transactions are serialised already). No rule here: the caller checks it on the locked row,
-   * and answers a row it excludes with the same 404 as a missing one.
+   * Read row `id` of `c` and lock it until the transaction ends (SQLite's write transactions are
+   * serialised already). An update takes PostgreSQL's `FOR NO KEY UPDATE` (what an UPDATE itself
+   * takes): it does not conflict with the `FOR KEY SHARE` that relation checks hold on their targets,
+   * so creating a child while its parent is updated neither blocks nor deadlocks; a delete takes
+   * `FOR UPDATE`. No rule here: the caller checks it on the locked row, and answers a row it excludes
+   * with the same 404 as a missing one.
    */
-  async #lockRow(ex: Executor, c: Collection, id: string): Promise<Record<string, unknown>> {
+  async #lockRow(ex: Executor, c: Collection, id: string, purpose: 'update' | 'delete'): Promise<Record<string, unknown>> {
     if (!plausibleId(id)) throw new BasaltError('record_not_found');
-    const row = await ex.get(`${this.#byIdSql(c)}${this.db.dialect.rowLockSuffix}`, [id]);
+    const d = this.db.dialect;
+    const row = await ex.get(`${this.#byIdSql(c)}${purpose === 'update' ? d.rowUpdateLockSuffix : d.rowLockSuffix}`, [id]);
     if (!row) throw new BasaltError('record_not_found');
     return row;
   }
@@ -444,7 +448,7 @@ export class RecordsService {
     const alias = this.db.dialect.quoteIdent(c.name);
     const rule = this.#ruleOrThrow(c, 'deleteRule', ctx, alias);
     await this.#inTx(tx, async (ex) => {
-      const row = await this.#lockRow(ex, c, id);
+      const row = await this.#lockRow(ex, c, id, 'delete');
       if (!(await this.#rowPasses(ex, c, id, rule))) throw new BasaltError('record_not_found');
       const changes: NewChange[] = [];
       await this.#deleteCascade(ex, c, row, ctx, changes, new Set(), 0);

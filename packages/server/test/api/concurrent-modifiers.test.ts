@@ -49,6 +49,7 @@ for (const dialect of dialects()) {
           { name: 'tags', type: 'select', values: tags, maxSelect: N },
         ],
       });
+      await createCollection(t, { name: 'notes', listRule: '', viewRule: '', createRule: '', fields: [{ name: 'counter', type: 'relation', collectionId: 'counters', maxSelect: 1 }] });
       for (const id of ids) await createRecord(t, 'targets', { id, name: id });
       await createRecord(t, 'counters', { id: COUNTER, n: 0 });
       // Inside the write transaction, after the row was read and before it is written.
@@ -98,6 +99,22 @@ for (const dialect of dialects()) {
       }));
       assert.deepEqual(statuses, Array(N).fill(200));
       assert.equal((await counter()).n, start + 2 * N);
+    });
+
+    it('batches that create a child and then update its parent neither deadlock nor lose an update', async () => {
+      // Creating a note takes KEY SHARE on the counter it points to; the PATCH then locks the counter for
+      // its update. FOR UPDATE conflicts with the other batches' KEY SHARE (a deadlock every time on
+      // PostgreSQL); FOR NO KEY UPDATE, the lock an UPDATE takes, does not.
+      const start = (await counter()).n;
+      const statuses = await all(() => ({
+        method: 'POST', path: '/api/batch',
+        body: { requests: [
+          { method: 'POST', url: '/api/collections/notes/records', body: { counter: COUNTER } },
+          { method: 'PATCH', url: `/api/collections/counters/records/${COUNTER}`, body: { 'n+': 1 } },
+        ] },
+      }));
+      assert.deepEqual(statuses, Array(N).fill(200));
+      assert.equal((await counter()).n, start + N);
     });
 
     it('a delete that unlinks a reference does not undo concurrent rel+ on the referrer', async () => {

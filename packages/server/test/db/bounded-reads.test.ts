@@ -133,7 +133,7 @@ for (const dialect of dialects()) {
     }
 
     if (dialect === 'postgres') {
-      it('the main pool has a safety-net statement_timeout outside transactions, none inside', async () => {
+      it('the main pool can have a safety-net statement_timeout outside transactions (off by default), none inside', async () => {
         const loc = freshLocation('postgres' satisfies DialectName);
         const net = await openPostgres({ url: postgresTestUrl!, schema: loc.schema, safetyNetTimeoutMs: 300 });
         try {

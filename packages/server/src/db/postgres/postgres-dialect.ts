@@ -60,6 +60,7 @@ export const postgresDialect: Dialect = {
   changeLogLock: 'SELECT pg_advisory_xact_lock(7420421)',
   bootstrapLock: 'SELECT pg_advisory_xact_lock(7420420)',
   rowLockSuffix: ' FOR UPDATE',
+  rowUpdateLockSuffix: ' FOR NO KEY UPDATE',
   rowKeyShareSuffix: ' FOR KEY SHARE',
   // 40P01 deadlock_detected, 40001 serialization_failure: PostgreSQL rolled the transaction back.
   isTransientConflict: (e: unknown): boolean => ['40P01', '40001'].includes((e as { code?: string })?.code ?? ''),

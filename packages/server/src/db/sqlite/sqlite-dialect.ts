@@ -58,6 +58,7 @@ export const sqliteDialect: Dialect = {
   changeLogLock: '',
   bootstrapLock: '',
   rowLockSuffix: '',
+  rowUpdateLockSuffix: '',
   rowKeyShareSuffix: '',
   isTransientConflict: () => false,
   // A deadline check inside the join loop: node:sqlite cannot interrupt a statement otherwise.
