@@ -126,7 +126,6 @@ async function serve(args: string[]): Promise<number> {
   app.logger.info(`Basalt ${VERSION} serving at ${address} (REST ${address}/api/, docs ${address}/api/docs)`);
   const metricsUrl = app.metricsUrl();
   if (metricsUrl) app.logger.info(`metrics at ${metricsUrl}/metrics`);
-  if (!(await hasSuperuser(app))) app.logger.warn(firstSuperuserHint(config, values));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -142,6 +141,12 @@ async function serve(args: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // After the signal handlers: the check's first list read may start a read worker, which can take a
+  // while on a busy machine, and a SIGTERM meanwhile must still shut down gracefully.
+  hasSuperuser(app).then(
+    (has) => { if (!has && !stopping) app.logger.warn(firstSuperuserHint(config, values)); },
+    (e: unknown) => app.logger.debug({ err: e }, 'could not check for a superuser'),
+  );
   return -1; // keep running
 }
 
